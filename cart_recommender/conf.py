@@ -1,0 +1,117 @@
+"""The one settings namespace: ``CART_RECOMMENDER = {...}`` in the host project's settings.
+
+Every default lives in :data:`DEFAULTS` below and nowhere else (the README's settings table is
+kept equal to it by a test). Values are read lazily on attribute access, so tests can use
+``override_settings`` and a host can change settings without re-importing the app.
+
+Example::
+
+    from cart_recommender.conf import app_settings
+    app_settings.BUNDLE_SIZE  # 3 unless the host says otherwise
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+SETTINGS_NAME = "CART_RECOMMENDER"
+PRODUCT_MODEL_SETTING = "CART_RECOMMENDER_PRODUCT_MODEL"
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path of the shop adapter class (see cart_recommender.adapter).
+    "ADAPTER": "cart_recommender.adapter.DefaultShopAdapter",
+    # Field names the default adapter reads from the product model; None = not available.
+    "PRODUCT_FIELDS": {
+        "name": "name",
+        "price": "price",
+        "category": "category",
+        "active": None,
+        "stock": None,
+        "image": None,
+        "external_id": "pk",
+    },
+    # Events a browser may send through the beacon: only what the page itself can see.
+    "BEACON_EVENT_TYPES": ["view", "click"],
+    # Most events a batch ingest request may carry; bigger batches get a 400.
+    "INGEST_MAX_EVENTS": 500,
+    # Items in a bundle unless the caller asks for another size, and the largest size allowed.
+    "BUNDLE_SIZE": 3,
+    "MAX_BUNDLE_SIZE": 10,
+    # Largest cart a bundle request may describe.
+    "MAX_CART_ITEMS": 100,
+    # At most this many bundle items share one category (None = no cap).
+    "CATEGORY_CAP": 1,
+    # Prefer bundles that lift the cart total over this amount (None = off).
+    "FREE_SHIPPING_THRESHOLD": None,
+    # Percentage off the bundle's total shown with the bundle (0 = none).
+    "BUNDLE_DISCOUNT_PERCENT": 0,
+    # Cache alias and lifetime (seconds) for computed bundles; None alias = no caching.
+    "CACHE_ALIAS": "default",
+    "CACHE_TIMEOUT": 300,
+    # How often (seconds) each web process checks whether another model version is active.
+    "MODEL_CHECK_SECONDS": 5,
+    # Celery queue the retrain task is sent to; run it on a worker with concurrency 1.
+    "TRAINING_QUEUE": "cart_recommender_training",
+    # Storage alias (settings.STORAGES) and folder for model artifacts.
+    "ARTIFACT_STORAGE": "default",
+    "ARTIFACT_PATH": "cart_recommender/models",
+    # "auto": a new version goes live only if it beats the active one on GATE_METRIC;
+    # "manual": staff always activate by hand; "always": every successful run goes live.
+    "ACTIVATION_GATE": "auto",
+    "GATE_METRIC": "ndcg@10",
+    # A training run whose heartbeat is older than this is taken as dead (worker killed).
+    "LOCK_TIMEOUT_SECONDS": 600,
+    # Training parameters passed to the ML core; see cart_recommender.ml.
+    "TRAINING": {
+        "seed": 42,
+        "max_epochs": 20,
+        "time_budget_s": 240,
+    },
+}
+
+
+class AppSettings:
+    """Lazy view of ``settings.CART_RECOMMENDER`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, SETTINGS_NAME, {}) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Unknown {SETTINGS_NAME} setting: {name!r}")
+        if name not in self._cache:
+            value = self.user_settings.get(name, DEFAULTS[name])
+            default = DEFAULTS[name]
+            if isinstance(default, dict) and isinstance(value, dict) and value is not default:
+                value = {**default, **value}
+            self._cache[name] = value
+        return self._cache[name]
+
+    def import_from(self, name: str) -> Any:
+        """Import the object a dotted-path setting names."""
+        return import_string(getattr(self, name))
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+app_settings = AppSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in (SETTINGS_NAME, PRODUCT_MODEL_SETTING):
+        app_settings.reload()
+        from cart_recommender import adapter
+
+        adapter.get_adapter.cache_clear()
+
+
+setting_changed.connect(_reload)

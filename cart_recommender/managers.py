@@ -1,0 +1,26 @@
+"""Query helpers for events and model versions."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class EventQuerySet(models.QuerySet):
+    def purchases(self) -> EventQuerySet:
+        return self.filter(event_type="purchase")
+
+    def for_shopper(self, user_id=None, session_key: str = "", shopper_ref: str = "") -> EventQuerySet:
+        """Events of one shopper; empty when no identity is given (never everyone's)."""
+        if user_id is not None:
+            return self.filter(user_id=user_id)
+        if shopper_ref:
+            return self.filter(shopper_ref=shopper_ref)
+        if session_key:
+            return self.filter(session_key=session_key, user__isnull=True)
+        return self.none()
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def get_active(self):
+        """The version that serves bundles now, or None."""
+        return self.filter(status="active").order_by("-pk").first()

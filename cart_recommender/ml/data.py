@@ -1,0 +1,115 @@
+"""Events and queries as plain arrays: the contract between the Django glue and the ML core.
+
+An :class:`EventLog` holds a shop's events sorted by time, with items, shoppers and orders
+coded as dense integers. Scorers (the baselines and the Keras model) are fitted on a log and
+score every catalog item for a batch of :class:`Query` objects (a cart being built plus the
+shopper's earlier history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+
+# Event kinds as small integers; the order is part of the exported artifact format.
+EVENT_KINDS = ("view", "click", "add_to_cart", "remove_from_cart", "purchase")
+KIND_CODE = {name: code for code, name in enumerate(EVENT_KINDS)}
+PURCHASE = KIND_CODE["purchase"]
+
+
+@dataclass
+class EventLog:
+    """Events sorted by (time, order); every array has one entry per event.
+
+    Attributes:
+        time: float64 seconds since the epoch.
+        shopper: int32 index into ``shoppers``; -1 for an anonymous event.
+        kind: int8 code from :data:`EVENT_KINDS`.
+        item: int32 index into ``items``.
+        order: int32 index into ``orders``; -1 for events that are not purchases.
+        items, shoppers, orders: the external ids behind the codes.
+    """
+
+    time: np.ndarray
+    shopper: np.ndarray
+    kind: np.ndarray
+    item: np.ndarray
+    order: np.ndarray
+    items: list[str]
+    shoppers: list[str]
+    orders: list[str]
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def __len__(self) -> int:
+        return int(self.time.shape[0])
+
+    @classmethod
+    def from_records(
+        cls, records: Iterable[tuple[float | datetime, str, str, str, str]]
+    ) -> EventLog:
+        """Build a log from ``(time, shopper_id, event, item_id, order_id)`` tuples.
+
+        ``shopper_id`` "" means anonymous; ``order_id`` is only kept for purchases.
+        """
+        item_ix: dict[str, int] = {}
+        shopper_ix: dict[str, int] = {}
+        order_ix: dict[str, int] = {}
+        t, s, k, it, o = [], [], [], [], []
+        for when, shopper, event, item, order in records:
+            t.append(when.timestamp() if isinstance(when, datetime) else float(when))
+            s.append(shopper_ix.setdefault(shopper, len(shopper_ix)) if shopper else -1)
+            code = KIND_CODE[event]
+            k.append(code)
+            it.append(item_ix.setdefault(item, len(item_ix)))
+            o.append(order_ix.setdefault(order, len(order_ix)) if code == PURCHASE and order else -1)
+        time = np.asarray(t, dtype=np.float64)
+        order_arr = np.asarray(o, dtype=np.int32)
+        perm = np.lexsort((order_arr, time)) if len(t) else np.arange(0)
+        return cls(
+            time=time[perm],
+            shopper=np.asarray(s, dtype=np.int32)[perm],
+            kind=np.asarray(k, dtype=np.int8)[perm],
+            item=np.asarray(it, dtype=np.int32)[perm],
+            order=order_arr[perm],
+            items=list(item_ix),
+            shoppers=list(shopper_ix),
+            orders=list(order_ix),
+        )
+
+
+@dataclass
+class History:
+    """A shopper's earlier events, oldest first (item codes, times, kinds, order codes)."""
+
+    item: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    time: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+
+@dataclass
+class Query:
+    """Score the catalog for a shopper building ``cart`` at ``time``."""
+
+    cart: np.ndarray  # distinct item codes
+    history: History
+    time: float
+
+
+class Scorer(Protocol):
+    """What every method (baseline or model) offers the protocol and the training glue."""
+
+    name: str
+
+    def fit(self, log: EventLog) -> Scorer: ...
+
+    def score(self, queries: Sequence[Query]) -> np.ndarray:
+        """Return float32 scores of shape (len(queries), n_items); higher is better."""
+        ...
