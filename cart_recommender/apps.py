@@ -9,3 +9,6 @@ class CartRecommenderConfig(AppConfig):
 
     def ready(self) -> None:
         from cart_recommender import checks  # noqa: F401  (registers system checks)
+        from cart_recommender import receivers
+
+        receivers.connect()

@@ -54,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_TIMEOUT": 300,
     # How often (seconds) each web process checks whether another model version is active.
     "MODEL_CHECK_SECONDS": 5,
+    # Each web process keeps the catalog (names, prices, categories, sellable) in memory and
+    # rebuilds it when older than this; bundle items are also checked as sellable live in SQL.
+    "CATALOG_REFRESH_SECONDS": 60,
     # Celery queue the retrain task is sent to; run it on a worker with concurrency 1.
     "TRAINING_QUEUE": "cart_recommender_training",
     # Storage alias (settings.STORAGES) and folder for model artifacts.
@@ -66,10 +69,15 @@ DEFAULTS: dict[str, Any] = {
     # A training run whose heartbeat is older than this is taken as dead (worker killed).
     "LOCK_TIMEOUT_SECONDS": 600,
     # Training parameters passed to the ML core; see cart_recommender.ml.
+    # Any other key of cart_recommender.ml.model.TrainingConfig may be added here too.
     "TRAINING": {
         "seed": 42,
         "max_epochs": 20,
         "time_budget_s": 240,
+        # A run fails ("too little data") with fewer training orders than this.
+        "min_orders": 10,
+        # False: skip the Keras model and serve with the best baseline (no training backend).
+        "use_model": True,
     },
 }
 

@@ -2,7 +2,12 @@
 
 from django.urls import include, path
 
+from cart_recommender.beacon import beacon
+from cart_recommender.bundle_views import bundle_click
+
 app_name = "cart_recommender"
 urlpatterns: list = [
     path("api/", include("cart_recommender.api.urls")),
+    path("beacon/", beacon, name="beacon"),
+    path("bundle/add-all/", bundle_click, name="bundle-click"),
 ]

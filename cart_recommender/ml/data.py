@@ -113,3 +113,12 @@ class Scorer(Protocol):
     def score(self, queries: Sequence[Query]) -> np.ndarray:
         """Return float32 scores of shape (len(queries), n_items); higher is better."""
         ...
+
+
+UNKNOWN_ITEM = -1
+"""The code a :class:`Query` uses, in its cart or history, for an item the fitted log does not know.
+
+A shopper's history can hold items that were added to the shop after the scorer was fitted (or,
+in the evaluation protocol, items first bought in an earlier test order). Such items keep their
+place in the arrays with code -1 (it may repeat), and every scorer must ignore them.
+"""

@@ -24,6 +24,14 @@ class Product(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("shop:product", args=[self.sku])
 
+    @property
+    def monogram(self) -> str:
+        """The letter on the product's tile (the data has no photos): its first word's initial."""
+        for word in self.name.split():
+            if word[0].isalpha():
+                return word[0].upper()
+        return self.name[:1]
+
 
 class Order(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -1,0 +1,340 @@
+"""Serving benchmark: bundle latency and throughput on a real HTTP server, against a bare view.
+
+Sets up its own database (SQLite under benchmarks/out/serving/, or ``DATABASE_URL``) with a
+synthetic catalog of ``--catalog`` products and purchase history, builds a valid model artifact
+with the ML core directly (the real serving network with random weights, plus the baselines'
+arrays fitted on the history: same shapes and cost as a trained model), activates it, starts
+gunicorn (2 sync workers, ``--preload``, BLAS at one thread) and drives it with ``--clients``
+concurrent clients. Three endpoints are measured on the same server, interleaved over
+``--rounds`` rounds:
+
+* ``bundle_uncached``: ``GET /recommender/api/bundles/?items=...`` with the result cache
+  bypassed (random carts: every answer computed afresh),
+* ``bundle_cached``: the same endpoint with the cache on (a fixed set of 200 carts),
+* ``bare``: a DRF view answering a constant JSON, through the same middleware.
+
+With more clients than workers, latency is mostly queueing, so p99(uncached) / p99(bare) is in
+effect the ratio of the two endpoints' service times. Also reported: each web worker's resident
+memory after serving only the bare view (model not loaded) and after serving bundles.
+
+Usage::
+
+    python benchmarks/serving.py --json benchmarks/out/serving.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out" / "serving"
+SETTINGS = "benchmarks.serving_settings"
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def setup_django(db_path: Path) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
+    os.environ["BENCH_DB"] = str(db_path)
+    os.environ["BENCH_MEDIA"] = str(OUT / "media")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def make_shop(n_products: int, n_orders: int, seed: int) -> list[list[str]]:
+    """Products in themed groups of 20 (orders mostly stay within a theme); returns the orders."""
+    from decimal import Decimal
+
+    from django.core.management import call_command
+
+    from cart_recommender.models import Event
+    from demo_shop.shop.models import Product
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(seed)
+    Product.objects.bulk_create(
+        (
+            Product(sku=f"B{i:05d}", name=f"Product {i}", category=f"Category {i % 250}",
+                    price=Decimal(rng.randint(50, 5000)) / 100, stock=100, is_active=i % 97 != 0)
+            for i in range(n_products)
+        ),
+        batch_size=2000,
+    )
+    pks = list(Product.objects.order_by("pk").values_list("pk", flat=True))
+    themes = [pks[i : i + 20] for i in range(0, len(pks), 20)]
+    orders: list[list[str]] = []
+    events = []
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for o in range(n_orders):
+        theme = themes[min(int(rng.paretovariate(1.2)) - 1, len(themes) - 1) if rng.random() < 0.5
+                       else rng.randrange(len(themes))]
+        basket = rng.sample(theme, rng.randint(2, 5))
+        when = start + timedelta(minutes=7 * o)
+        for pk in basket:
+            events.append(Event(event_type="purchase", product_id=pk, shopper_ref=f"s{rng.randrange(3000)}",
+                                order_ref=f"o{o}", timestamp=when))
+        orders.append([str(pk) for pk in basket])
+    Event.objects.bulk_create(events, batch_size=5000)
+    return orders
+
+
+def make_active_version(out_dir: Path, seed: int) -> tuple[int, int]:
+    """Export an artifact over the history with the ML core and make it the active version."""
+    import numpy as np
+
+    from cart_recommender import artifacts, registry
+    from cart_recommender.ml import export
+    from cart_recommender.ml.data import EventLog
+    from cart_recommender.ml.model import TrainingConfig, prepare
+    from cart_recommender.ml.network import param_shapes
+    from cart_recommender.models import Event, ModelVersion
+
+    rows = Event.objects.filter(event_type="purchase").values_list(
+        "timestamp", "shopper_ref", "event_type", "product_id", "order_ref"
+    )
+    log = EventLog.from_records((t, s, e, str(p), o) for t, s, e, p, o in rows.iterator(chunk_size=10000))
+    prepared = prepare(log, TrainingConfig())  # the real architecture and co-purchase tables
+    arch = prepared["arch"]
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, (shape, init) in param_shapes(arch).items():
+        scale = {"zeros": 0.0, "ones": 0.0, "small": 0.01}.get(init, 0.05)
+        params[name] = (rng.standard_normal(shape) * scale + (init == "ones")).astype(np.float32)
+    path = out_dir / "artifact.npz"
+    export.save_artifact(path, items=log.items, arch=arch, params=params, constants=prepared["constants"])
+    version = ModelVersion.objects.create(status="ready", serving_method="model")
+    name, size = artifacts.store_artifact(version.pk, path)
+    version.artifact, version.artifact_size = name, size
+    version.save(update_fields=["artifact", "artifact_size"])
+    registry.activate(version, note="serving benchmark")
+    return version.pk, size
+
+
+# --------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, db_path: Path, workers: int) -> subprocess.Popen:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE=SETTINGS, BENCH_DB=str(db_path),
+               BENCH_MEDIA=str(OUT / "media"), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "demo_shop.wsgi:application", "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}", "--preload", "--backlog", "256", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=open(OUT / "gunicorn.log", "wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare/", timeout=2).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError((OUT / "gunicorn.log").read_text())
+            time.sleep(0.3)
+    raise RuntimeError("gunicorn did not start: " + (OUT / "gunicorn.log").read_text())
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def worker_pids(master: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --------------------------------------------------------------------------- load
+
+
+async def one_request(port: int, path: str) -> tuple[float, int, bytes]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    data = await reader.read()
+    writer.close()
+    elapsed = time.perf_counter() - started
+    status = int(data[9:12]) if data[:5] == b"HTTP/" else 0
+    return elapsed, status, data
+
+
+async def drive(port: int, paths, clients: int, seconds: float, warmup: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    measuring = False
+
+    async def client(n: int) -> None:
+        nonlocal errors
+        rng = random.Random(n)
+        while time.perf_counter() < stop:
+            elapsed, status, _ = await one_request(port, paths(rng))
+            if status != 200:
+                errors += 1
+            elif measuring:
+                latencies.append(elapsed)
+
+    stop = time.perf_counter() + warmup + seconds
+    tasks = [asyncio.create_task(client(n)) for n in range(clients)]
+    await asyncio.sleep(warmup)
+    measuring = True
+    began = time.perf_counter()
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - began
+    return {"latencies": latencies, "errors": errors, "wall": wall}
+
+
+def summarise(latencies: list[float], wall: float) -> dict:
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3) if ordered else 0.0
+
+    return {"p50_ms": pct(0.50), "p99_ms": pct(0.99), "rps": round(len(ordered) / wall, 1) if wall else 0.0,
+            "requests": len(ordered)}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", type=int, default=20_000)
+    parser.add_argument("--orders", type=int, default=30_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per scenario and round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    db_path = OUT / "serving.sqlite3"
+    setup_django(db_path)
+    t0 = time.perf_counter()
+    orders = make_shop(args.catalog, args.orders, args.seed)
+    version_id, artifact_size = make_active_version(OUT, args.seed)
+    setup_s = time.perf_counter() - t0
+    from demo_shop.shop.models import Product
+
+    sku = dict((str(pk), s) for pk, s in Product.objects.values_list("pk", "sku"))
+    carts = [[sku[pk] for pk in order[: random.Random(i).randint(1, 3)]] for i, order in enumerate(orders)]
+    cached_carts = carts[:200]
+
+    port = free_port()
+    server = start_server(port, db_path, args.workers)
+    try:
+        master = server.pid
+        loop = asyncio.new_event_loop()
+
+        def bare(rng):
+            return "/bench/bare/"
+
+        def uncached(rng):
+            return "/bench/bundles-uncached/?items=" + ",".join(rng.choice(carts))
+
+        def cached(rng):
+            return "/recommender/api/bundles/?items=" + ",".join(rng.choice(cached_carts))
+
+        loop.run_until_complete(drive(port, bare, args.clients, 2.0, 0.5))
+        rss_bare = [rss_mb(p) for p in worker_pids(master)]
+        # every worker serves bundles (and so loads the model and the catalog) before measuring
+        loop.run_until_complete(drive(port, uncached, args.clients, 3.0, 0.5))
+        _, status, body = loop.run_until_complete(one_request(port, uncached(random.Random(1))))
+        served = json.loads(body.split(b"\r\n\r\n", 1)[1])
+        if status != 200 or served["model_version"] != str(version_id):
+            raise RuntimeError(f"the bundle endpoint did not serve v{version_id}: {body[:300]!r}")
+        rss_model = [rss_mb(p) for p in worker_pids(master)]
+
+        samples = {name: {"latencies": [], "wall": 0.0, "errors": 0} for name in ("bundle_uncached", "bundle_cached", "bare")}
+        for _ in range(args.rounds):
+            for name, paths in (("bare", bare), ("bundle_uncached", uncached), ("bundle_cached", cached)):
+                got = loop.run_until_complete(drive(port, paths, args.clients, args.seconds, 1.0))
+                samples[name]["latencies"] += got["latencies"]
+                samples[name]["wall"] += got["wall"]
+                samples[name]["errors"] += got["errors"]
+        loop.close()
+    finally:
+        stop_server(server)
+
+    result = {
+        "catalog": args.catalog,
+        "clients": args.clients,
+        "workers": args.workers,
+        **{name: {**summarise(s["latencies"], s["wall"]), "errors": s["errors"]} for name, s in samples.items()},
+        "rss_mb": {"bare": round(max(rss_bare), 1), "with_model": round(max(rss_model), 1),
+                   "per_worker_bare": [round(x, 1) for x in rss_bare],
+                   "per_worker_with_model": [round(x, 1) for x in rss_model]},
+        "model_version": version_id,
+        "artifact_mb": round(artifact_size / 2**20, 2),
+        "setup_s": round(setup_s, 1),
+    }
+    result["p99_ratio_uncached_vs_bare"] = round(
+        result["bundle_uncached"]["p99_ms"] / max(result["bare"]["p99_ms"], 1e-9), 2
+    )
+    print_table(result)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def print_table(r: dict) -> None:
+    print(f"\nserving benchmark: {r['catalog']} products, {r['clients']} clients, {r['workers']} gunicorn workers")
+    print(f"{'endpoint':<18}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'n':>8}{'errors':>8}")
+    for name in ("bundle_uncached", "bundle_cached", "bare"):
+        s = r[name]
+        print(f"{name:<18}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}{s['rps']:>9.1f}{s['requests']:>8}{s['errors']:>8}")
+    print(f"p99(uncached) / p99(bare) = {r['p99_ratio_uncached_vs_bare']}  (goal <= 1.5)")
+    rss = r["rss_mb"]
+    print(f"worker RSS: bare {rss['bare']} MB, with model {rss['with_model']} MB "
+          f"(+{rss['with_model'] - rss['bare']:.1f} MB; goal <= +150)")
+    print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Admin screens of cart_recommender, registered on the default admin site.
+
+- Model versions: list with holdout metrics against the baselines, a read-only detail page
+  with plots, "Retrain now" with a live progress bar, cancel, activate and roll back.
+- Activations: the audit trail. Behaviour events: a read-only list and the data overview.
+- Bundle rules: merchants' pinned and blocked companions.
+"""
+
+from django.contrib import admin
+
+from cart_recommender.admin.activation import ActivationAdmin
+from cart_recommender.admin.data import EventAdmin
+from cart_recommender.admin.rules import BundleRuleAdmin
+from cart_recommender.admin.versions import ModelVersionAdmin
+from cart_recommender.models import Activation, BundleRule, Event, ModelVersion
+
+admin.site.register(ModelVersion, ModelVersionAdmin)
+admin.site.register(Activation, ActivationAdmin)
+admin.site.register(Event, EventAdmin)
+admin.site.register(BundleRule, BundleRuleAdmin)
+
+__all__ = ["ActivationAdmin", "BundleRuleAdmin", "EventAdmin", "ModelVersionAdmin"]

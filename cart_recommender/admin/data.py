@@ -1,0 +1,122 @@
+"""The behaviour-events admin: a read-only list, and the data overview screen.
+
+The overview answers "is there enough data to train, and what does it look like?": events per
+type per day, how many shoppers, orders and products, the most co-purchased pairs, and a
+warning for each minimum of :data:`cart_recommender.data_health.DATA_MINIMUMS` the data falls short of.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cart_recommender import data_health as stats
+from cart_recommender.adapter import get_adapter
+from cart_recommender.admin.common import AdminMedia, nav_links
+from cart_recommender.models import Event, EventType
+from cart_recommender.plots import Series, line_chart
+
+#: Window choices of the overview, in days (None = all data); the default is the first.
+WINDOWS = {"90": 90, "30": 30, "365": 365, "all": None}
+
+
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "event_type", "product_name", "shopper", "order_ref", "quantity", "source")
+    list_filter = ("event_type", "source")
+    list_select_related = ("product", "user")
+    search_fields = ("order_ref", "shopper_ref", "session_key")
+    date_hierarchy = "timestamp"
+    show_full_result_count = False  # counting millions of rows twice per page is slow
+    list_per_page = 100
+    change_list_template = "admin/cart_recommender/event/change_list.html"
+    Media = AdminMedia
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=gettext_lazy("product"), ordering="product")
+    def product_name(self, obj: Event) -> str:
+        return get_adapter().get_display(obj.product).name
+
+    @admin.display(description=gettext_lazy("shopper"))
+    def shopper(self, obj: Event) -> str:
+        if obj.user_id:
+            return str(obj.user)
+        if obj.shopper_ref:
+            return obj.shopper_ref
+        return _("session %(key)s…") % {"key": obj.session_key[:8]} if obj.session_key else "–"
+
+    def get_urls(self) -> list:
+        return [
+            path("overview/", self.admin_site.admin_view(self.overview_view),
+                 name="cart_recommender_event_overview"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        return super().changelist_view(request, {"cr_links": nav_links(request), **(extra_context or {})})
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        window_key = request.GET.get("window", "90")
+        if window_key not in WINDOWS:
+            window_key = "90"
+        first, last = stats.time_span()
+        days = WINDOWS[window_key]
+        since = last - timedelta(days=days) if last and days else None
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Behaviour data overview"),
+            "cr_links": nav_links(request),
+            "windows": [(k, _("all data") if v is None else _("last %(n)d days") % {"n": v})
+                        for k, v in WINDOWS.items()],
+            "window": window_key,
+            "first": first,
+            "last": last,
+            "since": since,
+        }
+        if last is not None:
+            context.update(self._overview(since, last, first))
+        return TemplateResponse(request, "admin/cart_recommender/event/overview.html", context)
+
+    def _overview(self, since: Any, last: Any, first: Any) -> dict[str, Any]:
+        days, per_type = stats.events_per_type_per_day(since, last)
+        chart = line_chart(
+            [Series(str(EventType(t).label), counts) for t, counts in per_type.items()],
+            x_values=[f"{d:%d %b %Y}" for d in days], title=_("Events per type per day"),
+            y_label=_("events"), y_min=0.0, width=860, max_x_labels=7,
+        )
+        facts = stats.basket_facts(since, last)
+        span_days = (last - (since or first)).days if first else 0
+        pairs = stats.top_copurchased_pairs(15, since, last)
+        adapter = get_adapter()
+        ids = {p for a, b, _n in pairs for p in (a, b)}
+        products = adapter.product_queryset().in_bulk(list(ids)) if ids else {}
+
+        def name(pk: Any) -> str:
+            product = products.get(pk)
+            return adapter.get_display(product).name if product is not None else str(pk)
+
+        return {
+            "totals": stats.totals(since, last),
+            "facts": facts,
+            "span_days": span_days,
+            "chart": chart,
+            "pairs": [{"a": name(a), "b": name(b), "orders": n} for a, b, n in pairs],
+            "warnings": stats.thin_data(facts, span_days),
+            "minimums": [{"key": k, "need": need, "why": why, "have": {**facts, "days": span_days}.get(k)}
+                         for k, (need, why) in stats.DATA_MINIMUMS.items()],
+        }

@@ -1,0 +1,58 @@
+"""Serializers that document the bundle endpoints in the OpenAPI schema.
+
+The views validate by hand and answer with :meth:`Bundle.to_dict
+<cart_recommender.bundles.Bundle.to_dict>`: a bundle request is on the shop's hot path, and
+a serializer round trip would cost more than building the bundle itself. These classes keep
+the schema exact; a test checks that real answers match them.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class CartItemSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The product's id (the shop's external id).")
+    quantity = serializers.IntegerField(min_value=1, default=1)
+
+
+class BundleRequestSerializer(serializers.Serializer):
+    items = serializers.ListField(
+        child=CartItemSerializer(),
+        help_text="The cart: objects with id and quantity, or plain id strings.",
+    )
+    size = serializers.IntegerField(min_value=1, required=False, help_text="Items in the bundle.")
+
+
+class BundleItemSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    url = serializers.CharField(allow_blank=True)
+    image_url = serializers.CharField(allow_blank=True)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True, coerce_to_string=True)
+    category = serializers.CharField(allow_null=True)
+    score = serializers.FloatField()
+    reason = serializers.CharField(help_text='Why it is offered, e.g. "Often bought with Blue mug".')
+    source = serializers.ChoiceField(
+        choices=["pinned", "model", "copurchase", "personal", "popularity", "catalog"],
+        help_text="Which scorer proposed it.",
+    )
+
+
+class BundleSerializer(serializers.Serializer):
+    items = BundleItemSerializer(many=True)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    total_after_discount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    cart_total = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    free_shipping_threshold = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, coerce_to_string=True
+    )
+    reaches_free_shipping = serializers.BooleanField()
+    model_version = serializers.CharField(help_text='The serving model version\'s id, or "baseline".')
+    method = serializers.CharField(help_text="The scorer that proposed most of the bundle.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -1,0 +1,183 @@
+"""Bundle endpoints: a bundle for a cart, for the requester's own cart, and for one product.
+
+``GET  bundles/?items=A,B&size=3``   a cart given as ids (``items`` may also repeat)
+``POST bundles/``                     ``{"items": [{"id": "A", "quantity": 2}, "B"], "size": 3}``
+``GET  bundles/my-cart/``             the requester's own cart, read through the shop adapter
+``GET  products/<id>/bought-together/``  "frequently bought together" for one product
+
+Anyone may call them: a shopper only ever describes a cart explicitly or asks about the cart
+of their own session. The personal signal (earlier purchases) is read for the requester's own
+user or session only; no parameter names another shopper. Every malformed request gets a 400
+with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cart_recommender.adapter import CartLine, get_adapter
+from cart_recommender.api.bundle_serializers import BundleRequestSerializer, BundleSerializer, ErrorSerializer
+from cart_recommender.bundles import BundleError, get_bundle
+from cart_recommender.catalog import lookup_external_ids
+from cart_recommender.conf import app_settings
+
+SIZE_PARAM = OpenApiParameter("size", int, description="Items in the bundle (default BUNDLE_SIZE).")
+ERRORS = {400: ErrorSerializer}
+
+
+def _size(raw: Any) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ValidationError({"size": [f"size must be an integer from 1 to {app_settings.MAX_BUNDLE_SIZE}."]})
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ValidationError({"size": [f"size must be an integer, not {raw!r}."]}) from None
+    if not 1 <= size <= app_settings.MAX_BUNDLE_SIZE:
+        raise ValidationError({"size": [f"size must be from 1 to {app_settings.MAX_BUNDLE_SIZE}, not {size}."]})
+    return size
+
+
+def _resolve(quantities: dict[str, int]) -> dict[str, int]:
+    """External ids -> catalog keys; any unknown id is a 400 naming it."""
+    if len(quantities) > app_settings.MAX_CART_ITEMS:
+        raise ValidationError(
+            {"items": [f"A cart may hold at most {app_settings.MAX_CART_ITEMS} different items, not {len(quantities)}."]}
+        )
+    found, unknown = lookup_external_ids(quantities)
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:10]) + (" ..." if len(unknown) > 10 else "")
+        raise ValidationError({"items": [f"Unknown item id(s): {shown}."]})
+    return {found[ext]: qty for ext, qty in quantities.items()}
+
+
+def _bundle_response(
+    request: Request, keys: dict[str, int], size: int | None, personal: bool = True, use_cache: bool = True
+) -> Response:
+    user = request.user if request.user.is_authenticated else None
+    session = getattr(request._request, "session", None)
+    session_key = (session.session_key or "") if session is not None else ""
+    try:
+        bundle = get_bundle(
+            [CartLine(k, q) for k, q in keys.items()], user=user, session_key=session_key, size=size,
+            personal=personal, use_cache=use_cache,
+        )
+    except BundleError as exc:
+        raise ValidationError({"detail": str(exc)}) from exc
+    return Response(bundle.to_dict())
+
+
+def _parse_items(raw: Any) -> dict[str, int]:
+    """``["A", {"id": "B", "quantity": 2}]`` -> ``{"A": 1, "B": 2}``; wrong types are a 400."""
+    if not isinstance(raw, list):
+        raise ValidationError({"items": ["items must be a list of ids or {\"id\", \"quantity\"} objects."]})
+    quantities: dict[str, int] = {}
+    for n, entry in enumerate(raw):
+        if isinstance(entry, str):
+            ident, qty = entry, 1
+        elif isinstance(entry, dict):
+            extra = set(entry) - {"id", "quantity"}
+            if extra:
+                raise ValidationError({"items": [f"items[{n}] has unknown field(s): {', '.join(sorted(extra))}."]})
+            ident, qty = entry.get("id"), entry.get("quantity", 1)
+            if isinstance(ident, int) and not isinstance(ident, bool):
+                ident = str(ident)
+            if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
+                raise ValidationError({"items": [f"items[{n}].quantity must be a positive integer."]})
+        else:
+            raise ValidationError({"items": [f"items[{n}] must be an id string or an object with an id."]})
+        if not isinstance(ident, str) or not ident.strip():
+            raise ValidationError({"items": [f"items[{n}].id must be a non-empty string."]})
+        quantities[ident.strip()] = quantities.get(ident.strip(), 0) + qty
+    return quantities
+
+
+class BundleView(APIView):
+    """The bundle that completes a cart the caller describes."""
+
+    permission_classes = [AllowAny]
+    #: False computes every bundle afresh (a subclass for benchmarks and diagnostics).
+    use_cache = True
+
+    @extend_schema(
+        operation_id="bundle_for_items",
+        parameters=[
+            OpenApiParameter("items", str, required=True, many=True, explode=False,
+                             description="Product ids in the cart, comma separated (or repeated)."),
+            SIZE_PARAM,
+        ],
+        responses={200: BundleSerializer, **ERRORS},
+        tags=["bundles"],
+    )
+    def get(self, request: Request) -> Response:
+        raw = [part for value in request.query_params.getlist("items") for part in value.split(",")]
+        ids = [part.strip() for part in raw if part.strip()]
+        if not ids and "items" not in request.query_params:
+            raise ValidationError({"items": ["Give the cart's product ids: ?items=ID1,ID2."]})
+        quantities: dict[str, int] = {}
+        for ident in ids:
+            quantities[ident] = quantities.get(ident, 0) + 1
+        size = _size(request.query_params.get("size"))
+        return _bundle_response(request, _resolve(quantities), size, use_cache=self.use_cache)
+
+    @extend_schema(
+        operation_id="bundle_for_cart",
+        request=BundleRequestSerializer,
+        responses={200: BundleSerializer, **ERRORS},
+        examples=[OpenApiExample("a cart", value={"items": [{"id": "85123A", "quantity": 2}, "22423"], "size": 3})],
+        tags=["bundles"],
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if not isinstance(data, dict):
+            raise ValidationError({"detail": "The body must be a JSON object with an items list."})
+        extra = set(data) - {"items", "size"}
+        if extra:
+            raise ValidationError({"detail": f"Unknown field(s): {', '.join(sorted(extra))}; expected items and size."})
+        if "items" not in data:
+            raise ValidationError({"items": ["This field is required."]})
+        quantities = _parse_items(data["items"])
+        size = _size(data.get("size"))
+        return _bundle_response(request, _resolve(quantities), size, use_cache=self.use_cache)
+
+
+class MyCartBundleView(APIView):
+    """The bundle for the requester's own current cart (read through the shop adapter)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="bundle_for_my_cart", parameters=[SIZE_PARAM],
+                   responses={200: BundleSerializer, **ERRORS}, tags=["bundles"])
+    def get(self, request: Request) -> Response:
+        size = _size(request.query_params.get("size"))
+        lines = get_adapter().get_cart(request._request)
+        keys: dict[str, int] = {}
+        for line in lines:
+            keys[str(line.product_id)] = keys.get(str(line.product_id), 0) + line.quantity
+        if len(keys) > app_settings.MAX_CART_ITEMS:
+            keys = dict(list(keys.items())[: app_settings.MAX_CART_ITEMS])
+        return _bundle_response(request, keys, size)
+
+
+class BoughtTogetherView(APIView):
+    """Products frequently bought together with one product (no shopper history involved)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="bought_together", parameters=[SIZE_PARAM],
+                   responses={200: BundleSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+                   tags=["bundles"])
+    def get(self, request: Request, product_id: str) -> Response:
+        found, unknown = lookup_external_ids([product_id])
+        if unknown:
+            raise NotFound(f"Unknown product id: {product_id}.")
+        size = _size(request.query_params.get("size"))
+        return _bundle_response(request, {found[product_id]: 1}, size, personal=False)

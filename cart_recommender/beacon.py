@@ -1,0 +1,146 @@
+"""The browser beacon: views and clicks a page reports for the shopper who is looking at it.
+
+The shopper is always the request's own session (or logged-in user): a payload cannot name
+another shopper, so a page can only ever add events to its own visitor's history. The view is
+CSRF-protected like any form post (``static/cart_recommender/beacon.js`` sends the token in the
+``X-CSRFToken`` header) and accepts only the event types in ``BEACON_EVENT_TYPES``.
+
+Payload (JSON)::
+
+    {"events": [{"event": "view", "item_id": "4006381333931", "id": "optional client id"}]}
+
+A single event object without the ``events`` list is accepted too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
+
+from cart_recommender.adapter import get_adapter
+from cart_recommender.conf import app_settings
+from cart_recommender.event_writer import write_events
+from cart_recommender.models import Event, EventSource
+from cart_recommender.tracking import shopper_identity
+
+#: Most events one beacon request may carry (the script sends at most 10 at a time).
+MAX_EVENTS = 20
+#: Largest request body accepted, in bytes; bigger ones get a 413 before being read.
+MAX_BODY_BYTES = 8 * 1024
+_EVENT_FIELDS = {"event", "item_id", "id"}
+_MAX_ID_LENGTH = 64
+
+
+def _error(status: int, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def _body_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _check_event(raw: Any, allowed: list[str]) -> str | None:
+    """Why one event of the payload is unacceptable, or None when it is fine."""
+    if not isinstance(raw, dict):
+        return "an event must be a JSON object"
+    unknown = sorted(set(raw) - _EVENT_FIELDS)
+    if unknown:
+        return f"unknown field(s) {', '.join(unknown)}; a beacon event has only event, item_id and id"
+    if raw.get("event") not in allowed:
+        return f"event {raw.get('event')!r} is not accepted here (accepted: {', '.join(allowed)})"
+    item = raw.get("item_id")
+    if isinstance(item, bool) or not isinstance(item, (str, int)) or str(item).strip() == "":
+        return "item_id must be a non-empty string or integer"
+    if len(str(item)) > _MAX_ID_LENGTH:
+        return f"item_id is longer than {_MAX_ID_LENGTH} characters"
+    client_id = raw.get("id")
+    if client_id is not None and (
+        not isinstance(client_id, str) or not 0 < len(client_id) <= _MAX_ID_LENGTH
+    ):
+        return f"id must be a string of 1 to {_MAX_ID_LENGTH} characters"
+    return None
+
+
+def _idempotency_key(identity: dict[str, Any], client_id: str | None) -> str | None:
+    """A key namespaced by the shopper, so one visitor's ids can never block another's events."""
+    if not client_id:
+        return None
+    owner = f"u{identity['user'].pk}" if identity["user"] is not None else f"s{identity['session_key']}"
+    digest = hashlib.sha256(f"{owner}\x1f{client_id}".encode()).hexdigest()[:40]
+    return f"beacon:{digest}"
+
+
+def _parse_events(request: HttpRequest) -> list[Any] | JsonResponse:
+    if _body_length(request) > MAX_BODY_BYTES:
+        return _error(413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    body = request.body
+    if len(body) > MAX_BODY_BYTES:
+        return _error(413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return _error(400, "the request body is not valid JSON")
+    if isinstance(payload, dict) and "events" not in payload and "event" in payload:
+        payload = {"events": [payload]}
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        return _error(400, 'expected a JSON object {"events": [...]}')
+    events = payload["events"]
+    if not events:
+        return _error(400, "the events list is empty")
+    if len(events) > MAX_EVENTS:
+        return _error(400, f"at most {MAX_EVENTS} events per request, got {len(events)}")
+    return events
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def beacon(request: HttpRequest) -> JsonResponse:
+    """Store the page's events for the request's shopper; report each rejected one by index.
+
+    Responds 200 with ``{"stored": n, "duplicates": [...], "errors": [...]}`` when at least one
+    event was acceptable, 400 when none was (nothing is stored then), 413 for a body over
+    :data:`MAX_BODY_BYTES`, 403 without a valid CSRF token.
+    """
+    events = _parse_events(request)
+    if isinstance(events, JsonResponse):
+        return events
+    allowed = list(app_settings.BEACON_EVENT_TYPES)
+    errors: list[dict[str, Any]] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in enumerate(events):
+        reason = _check_event(raw, allowed)
+        if reason:
+            errors.append({"index": index, "reason": reason})
+        else:
+            valid.append((index, raw))
+    products: dict[str, models.Model] = get_adapter().get_products_by_external_ids(
+        str(raw["item_id"]).strip() for _, raw in valid
+    )
+    identity = shopper_identity(request)
+    rows: list[tuple[int, Event]] = []
+    for index, raw in valid:
+        product = products.get(str(raw["item_id"]).strip())
+        if product is None:
+            errors.append({"index": index, "reason": f"unknown item_id {raw['item_id']!r}"})
+            continue
+        rows.append((index, Event(
+            event_type=raw["event"], product=product, source=EventSource.BEACON,
+            idempotency_key=_idempotency_key(identity, raw.get("id")), **identity,
+        )))
+    errors.sort(key=lambda e: e["index"])
+    if not rows:
+        return _error(400, "no acceptable event in the request", errors=errors)
+    result = write_events([event for _, event in rows])
+    duplicates = [rows[i][0] for i in result.duplicates]
+    return JsonResponse({"stored": result.stored, "duplicates": duplicates, "errors": errors})

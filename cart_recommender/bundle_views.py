@@ -1,0 +1,78 @@
+"""The "Add all to cart" round trip, without JavaScript.
+
+The bundle's form posts to :func:`bundle_click` with the shop's own form fields plus a signed
+note of what was shown (items, serving version, the shop's endpoint). The view records a
+``bundle_click`` event per item and answers ``307 Temporary Redirect`` to the shop's
+add-to-cart endpoint: a 307 makes the browser repeat the POST with the same body, so the shop
+receives exactly the form it expects (CSRF token included). The target comes only from the
+signed note, so the endpoint cannot be used as an open redirect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from cart_recommender.adapter import get_adapter
+from cart_recommender.bundles import Bundle
+from cart_recommender.models import EventSource
+from cart_recommender.tracking import record_event
+
+SALT = "cart_recommender.bundle_click"
+#: Signed notes older than this are refused (a page left open for a day still works).
+MAX_AGE_S = 2 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class BundleForm:
+    """What the template renders: where to post, the shop's fields, and the signed note."""
+
+    click_url: str
+    signed: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+
+
+def bundle_form(request: HttpRequest | None, bundle: Bundle) -> BundleForm | None:
+    """The "Add all to cart" form of a bundle, or None when the shop offers no endpoint."""
+    adapter = get_adapter()
+    by_pk = {str(p.pk): p for p in adapter.product_queryset().filter(pk__in=bundle.product_ids)}
+    products = [by_pk[k] for k in bundle.product_ids if k in by_pk]
+    form = adapter.get_add_to_cart_form(request, products)
+    if form is None:
+        return None
+    note = {"action": form.action, "items": bundle.product_ids, "version": bundle.model_version}
+    return BundleForm(
+        click_url=reverse("cart_recommender:bundle-click"),
+        signed=signing.dumps(note, salt=SALT, compress=True),
+        fields=[(str(n), str(v)) for n, v in form.fields],
+    )
+
+
+def record_bundle_events(request: HttpRequest, bundle_or_keys: Bundle | list[str], event_type: str) -> int:
+    """One event per bundle item; products deleted since are skipped. Returns how many."""
+    keys = bundle_or_keys.product_ids if isinstance(bundle_or_keys, Bundle) else list(bundle_or_keys)
+    adapter = get_adapter()
+    products = {str(p.pk): p for p in adapter.product_queryset().filter(pk__in=keys)}
+    n = 0
+    for key in keys:
+        if key in products:
+            record_event(request, event_type, products[key], source=EventSource.BUNDLE)
+            n += 1
+    return n
+
+
+@require_POST
+def bundle_click(request: HttpRequest) -> HttpResponse:
+    """Record the click on "Add all to cart", then hand the same POST to the shop (307)."""
+    try:
+        note = signing.loads(request.POST.get("cart_recommender_bundle", ""), salt=SALT, max_age=MAX_AGE_S)
+    except signing.BadSignature:
+        return HttpResponseBadRequest("This bundle form is invalid or has expired; reload the page.")
+    record_bundle_events(request, [str(k) for k in note.get("items", [])], "bundle_click")
+    response = HttpResponse(status=307)
+    response["Location"] = note["action"]
+    return response

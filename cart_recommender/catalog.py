@@ -1,0 +1,233 @@
+"""The shop's catalog as the serving path sees it: one in-process snapshot per web process.
+
+Building a bundle needs each candidate's category, price, and whether it may be sold. Asking
+the adapter per request means loading model instances on every request; instead each process
+keeps a snapshot and reuses it. When the adapter keeps the default readers (``get_price``,
+``get_category``, ``is_sellable``, ``get_external_id``) the snapshot is read as plain column
+values in one query (20,000 products in well under a second); an adapter that overrides one
+of them is asked product by product. Display data (name, URL, image) is only needed for the
+few products a bundle shows, so it is fetched on first use and kept with the snapshot.
+
+Staleness bound: a snapshot older than ``CART_RECOMMENDER["CATALOG_REFRESH_SECONDS"]`` is
+rebuilt in a background thread (requests keep using the old one meanwhile), and a product
+saved or deleted in this process drops the snapshot at once. Whether a bundle item may be sold is in addition checked live in SQL for
+the few candidates of each freshly built bundle (see :mod:`cart_recommender.bundles`), so an
+item that went out of stock is never offered by a newly computed bundle; a cached bundle may be
+up to ``CACHE_TIMEOUT`` seconds old, and a name or price up to the refresh interval.
+
+Keys are ``str(pk)``: the same ids the trained model uses for database-trained versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+
+from cart_recommender.adapter import DefaultShopAdapter, ProductDisplay, get_adapter
+from cart_recommender.conf import app_settings
+
+logger = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+#: Adapter methods the snapshot can replace by reading plain column values.
+COLUMN_READERS = ("get_price", "get_category", "is_sellable", "get_external_id")
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    """What the serving path needs to know about one product to choose it."""
+
+    key: str  # str(pk)
+    external_id: str
+    price: Decimal | None
+    category: str | None
+    sellable: bool
+
+
+@dataclass
+class CatalogSnapshot:
+    """All products of the shop, plus the most popular ones in order (for fallbacks)."""
+
+    products: dict[str, ProductInfo]
+    by_external_id: dict[str, str]
+    popular: list[str] = field(default_factory=list)
+    built_at: float = 0.0
+    displays: dict[str, ProductDisplay] = field(default_factory=dict)
+
+    def get(self, key: Any) -> ProductInfo | None:
+        return self.products.get(str(key))
+
+    def key_for_external_id(self, external_id: str) -> str | None:
+        return self.by_external_id.get(str(external_id))
+
+    def display(self, keys: Iterable[str]) -> dict[str, ProductDisplay]:
+        """Names, URLs and images of ``keys``; the ones not seen yet cost one query together."""
+        keys = list(keys)
+        missing = [k for k in keys if k not in self.displays]
+        if missing:
+            adapter = get_adapter()
+            for product in adapter.product_queryset().filter(pk__in=missing):
+                self.displays[str(product.pk)] = adapter.get_display(product)
+        return {k: self.displays[k] for k in keys if k in self.displays}
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        value = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return value.quantize(CENT) if value.is_finite() else None
+
+
+def _uses_column_readers(adapter: DefaultShopAdapter) -> bool:
+    cls = type(adapter)
+    return all(getattr(cls, name) is getattr(DefaultShopAdapter, name) for name in COLUMN_READERS)
+
+
+def _read_columns(adapter: DefaultShopAdapter) -> Iterable[ProductInfo]:
+    fields = app_settings.PRODUCT_FIELDS
+    names = {
+        key: fields.get(key)
+        for key in ("price", "category", "active", "stock", "external_id")
+    }
+    ext = names["external_id"] or "pk"
+    columns = ["pk", *(v for k, v in names.items() if v and k != "external_id"), ext]
+    columns = list(dict.fromkeys(columns))
+    for row in adapter.product_queryset().values_list(*columns).iterator(chunk_size=5000):
+        values = dict(zip(columns, row))
+        category = values.get(names["category"]) if names["category"] else None
+        active = values.get(names["active"], True) if names["active"] else True
+        stock = values.get(names["stock"]) if names["stock"] else 1
+        yield ProductInfo(
+            key=str(values["pk"]),
+            external_id=str(values[ext]),
+            price=_money(values.get(names["price"])) if names["price"] else None,
+            category=str(category) if category not in (None, "") else None,
+            sellable=bool(active) and (stock or 0) > 0,
+        )
+
+
+def _read_instances(adapter: DefaultShopAdapter) -> Iterable[ProductInfo]:
+    for product in adapter.product_queryset().iterator(chunk_size=2000):
+        yield ProductInfo(
+            key=str(product.pk),
+            external_id=adapter.get_external_id(product),
+            price=_money(adapter.get_price(product)),
+            category=adapter.get_category(product),
+            sellable=bool(adapter.is_sellable(product)),
+        )
+
+
+def build_snapshot() -> CatalogSnapshot:
+    """Read every product (plain columns when the adapter allows it) and the popularity order."""
+    from cart_recommender import stats
+
+    adapter = get_adapter()
+    reader = _read_columns if _uses_column_readers(adapter) else _read_instances
+    products: dict[str, ProductInfo] = {}
+    by_external: dict[str, str] = {}
+    for info in reader(adapter):
+        products[info.key] = info
+        by_external[info.external_id] = info.key
+    popular = [key for key in stats.popular_product_keys() if key in products]
+    return CatalogSnapshot(products, by_external, popular, time.monotonic())
+
+
+class _Holder:
+    """Builds the first snapshot in the request that needs it; later ones in the background.
+
+    A stale snapshot keeps serving while a thread builds its successor, so no request waits
+    for a rebuild (a large catalog takes a fraction of a second of CPU).
+    """
+
+    def __init__(self) -> None:
+        self.snapshot: CatalogSnapshot | None = None
+        self.lock = threading.Lock()
+        self.rebuilding = False
+
+    def current(self) -> CatalogSnapshot:
+        snap = self.snapshot
+        if snap is not None:
+            if time.monotonic() - snap.built_at >= app_settings.CATALOG_REFRESH_SECONDS:
+                self._rebuild_in_background()
+            return snap
+        with self.lock:
+            if self.snapshot is None:
+                self.snapshot = build_snapshot()
+            return self.snapshot
+
+    def _rebuild_in_background(self) -> None:
+        with self.lock:
+            if self.rebuilding:
+                return
+            self.rebuilding = True
+        threading.Thread(target=self._rebuild, name="cart-recommender-catalog", daemon=True).start()
+
+    def _rebuild(self) -> None:
+        from django.db import connections
+
+        try:
+            self.snapshot = build_snapshot()
+        except Exception:  # keep serving the old snapshot; the next request tries again
+            logger.exception("cart_recommender: rebuilding the catalog snapshot failed")
+        finally:
+            self.rebuilding = False
+            connections.close_all()  # this thread's own connections
+
+    def clear(self) -> None:
+        self.snapshot = None
+
+
+_holder = _Holder()
+
+
+def get_snapshot() -> CatalogSnapshot:
+    """The process's catalog snapshot, rebuilt when older than ``CATALOG_REFRESH_SECONDS``."""
+    return _holder.current()
+
+
+def clear_snapshot(**kwargs: Any) -> None:
+    """Forget the snapshot; the next request rebuilds it (connected to product saves)."""
+    _holder.clear()
+
+
+def lookup_external_ids(ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Map external ids to snapshot keys; ids missing from the snapshot are asked of the DB.
+
+    Returns ``(found, unknown)``: a product created after the snapshot was built is found
+    (and the snapshot rebuilt), an id of no product at all is reported as unknown.
+    """
+    snap = get_snapshot()
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for one in ids:
+        key = snap.key_for_external_id(one)
+        if key is None:
+            missing.append(one)
+        else:
+            found[one] = key
+    if missing:
+        from_db = get_adapter().get_products_by_external_ids(missing)
+        if from_db:
+            clear_snapshot()
+            for ext, product in from_db.items():
+                found[ext] = str(product.pk)
+        missing = [one for one in missing if one not in from_db]
+    return found, missing
+
+
+def connect_product_signals() -> None:
+    """Rebuild the snapshot after a product is saved or deleted in this process."""
+    from cart_recommender.products import get_product_model
+
+    model = get_product_model()
+    post_save.connect(clear_snapshot, sender=model, dispatch_uid="cart_recommender_catalog_save")
+    post_delete.connect(clear_snapshot, sender=model, dispatch_uid="cart_recommender_catalog_delete")

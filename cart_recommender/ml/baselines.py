@@ -1,0 +1,336 @@
+"""The three baselines every model is measured against, and the serving fallbacks.
+
+* :class:`Popularity` scores an item by the number of training orders that contain it.
+* :class:`CoPurchase` scores ``j`` by ``sum over cart items i of n(i, j) / n(i)``, where ``n``
+  counts training orders containing the items (an item-to-item conditional probability).
+* :class:`Personal` scores ``j`` by how many of the shopper's earlier orders contain it, plus a
+  fraction below 1 that grows with popularity, so popularity only breaks ties.
+
+All three implement the :class:`~cart_recommender.ml.data.Scorer` protocol and are NumPy only
+(the co-purchase counts are kept as CSR arrays built with NumPy, so no SciPy is needed).
+
+For fast in-process serving and human reasons ("Often bought with X") they export their state
+as plain arrays with ``to_arrays()`` and come back with ``from_arrays()``. The array names, all
+indexed by the item codes of the fitted log (``log.items``):
+
+``popularity``
+    int64 ``(n_items,)``: training orders containing each item (all three baselines).
+``neighbour_indptr``
+    int64 ``(n_items + 1,)``: CSR row pointers; item ``i``'s neighbours lie in
+    ``[neighbour_indptr[i], neighbour_indptr[i + 1])`` (co-purchase only).
+``neighbour_items``
+    int32: neighbour item codes, most often co-bought first (ties: lower code first).
+``neighbour_counts``
+    int32: ``n(i, j)``, the training orders holding both items, aligned with ``neighbour_items``.
+
+Example::
+
+    copurchase = CoPurchase().fit(log)
+    arrays = copurchase.to_arrays(top_n=50)   # store them with np.savez
+    served = CoPurchase.from_arrays(arrays)   # scores from the kept neighbours only
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cart_recommender.ml.data import PURCHASE, EventLog, History, Query
+
+# The most (query x item) cells a scorer fills at once; bounds memory for large catalogs.
+_CELLS_PER_CHUNK = 1 << 24
+# The most item pairs generated at once while counting co-purchases.
+_PAIRS_PER_CHUNK = 1 << 23
+# Catalogs with at most this many item pairs count co-purchases in (and score from) a dense square.
+_DENSE_CELLS = 1 << 25
+# Incremental co-purchase sums are redone from scratch after this many updates (rounding drift).
+_MAX_UPDATES = 64
+
+
+def basket_items(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(order, item)`` pairs of the log's purchases, sorted by order then item.
+
+    Purchases without an order (code -1) belong to no basket and are left out.
+    """
+    keep = (log.kind == PURCHASE) & (log.order >= 0)
+    n = max(log.n_items, 1)
+    keys = np.unique(log.order[keep].astype(np.int64) * n + log.item[keep])
+    return (keys // n).astype(np.int32), (keys % n).astype(np.int32)
+
+
+def order_counts(log: EventLog) -> np.ndarray:
+    """int64 ``(n_items,)``: how many orders of the log contain each item.
+
+    This is the popularity the protocol also uses to break ties (see ``ml/metrics.py``).
+    """
+    _orders, items = basket_items(log)
+    return np.bincount(items, minlength=log.n_items).astype(np.int64)
+
+
+def popularity_tiebreak(popularity: np.ndarray) -> np.ndarray:
+    """float64 in ``[0, 1)``, increasing with popularity: added to integer scores to break ties."""
+    return popularity.astype(np.float64) / (float(popularity.max(initial=0)) + 1.0)
+
+
+def co_purchase_counts(log: EventLog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR ``(indptr, indices, counts)`` of ``n(i, j)`` for ``i != j``, columns ascending.
+
+    Item pairs are generated order by order in bounded chunks, so memory follows the number of
+    distinct pairs, not the (much larger) number of pair occurrences.
+    """
+    n = log.n_items
+    orders, items = basket_items(log)
+    starts = np.flatnonzero(np.r_[True, orders[1:] != orders[:-1]]) if len(orders) else np.zeros(0, int)
+    sizes = np.diff(np.r_[starts, len(orders)])
+    dense = np.zeros(n * n if n * n <= _DENSE_CELLS else 0, np.int64)
+    keys_parts: list[np.ndarray] = []
+    count_parts: list[np.ndarray] = []
+    group = 0
+    while group < len(starts):
+        # Take whole orders until the chunk holds about _PAIRS_PER_CHUNK pairs (at least one order).
+        cum = np.cumsum(sizes[group:].astype(np.int64) ** 2)
+        stop = group + max(1, int(np.searchsorted(cum, _PAIRS_PER_CHUNK, side="right")))
+        g_start, g_size = starts[group:stop], sizes[group:stop]
+        # One entry per element of these orders: where its order starts and how big it is.
+        elem_start = np.repeat(g_start, g_size)
+        elem_size = np.repeat(g_size, g_size)
+        elem = np.arange(g_start[0], g_start[-1] + g_size[-1])
+        left = np.repeat(elem, elem_size)
+        offsets = np.arange(len(left)) - np.repeat(np.cumsum(elem_size) - elem_size, elem_size)
+        right = np.repeat(elem_start, elem_size) + offsets
+        keep = left != right
+        keys = items[left[keep]].astype(np.int64) * n + items[right[keep]]
+        if len(dense):  # small catalogs: counting into a dense square beats sorting the keys
+            dense += np.bincount(keys, minlength=n * n)
+        else:
+            uniq, counts = np.unique(keys, return_counts=True)
+            keys_parts.append(uniq)
+            count_parts.append(counts)
+        group = stop
+    if len(dense):
+        uniq = np.flatnonzero(dense)
+        counts = dense[uniq].astype(np.int32)
+    elif keys_parts:
+        all_keys = np.concatenate(keys_parts)
+        uniq, inverse = np.unique(all_keys, return_inverse=True)
+        counts = np.bincount(inverse, weights=np.concatenate(count_parts)).astype(np.int32)
+    else:
+        uniq, counts = np.zeros(0, np.int64), np.zeros(0, np.int32)
+    rows = uniq // max(n, 1)
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))].astype(np.int64)
+    return indptr, (uniq % max(n, 1)).astype(np.int32), counts
+
+
+def _known(codes: np.ndarray, n_items: int) -> np.ndarray:
+    """Drop unknown (-1) and out-of-range codes: scorers ignore items they were not fitted on."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[(codes >= 0) & (codes < n_items)]
+
+
+def _chunk_size(n_items: int) -> int:
+    return max(1, _CELLS_PER_CHUNK // max(n_items, 1))
+
+
+class Popularity:
+    """Most-bought items first, whatever the cart or the shopper."""
+
+    name = "popularity"
+
+    def __init__(self) -> None:
+        self.popularity = np.zeros(0, np.int64)
+
+    def fit(self, log: EventLog) -> Popularity:
+        self.popularity = order_counts(log)
+        return self
+
+    @property
+    def n_items(self) -> int:
+        return len(self.popularity)
+
+    def score(self, queries: Sequence[Query]) -> np.ndarray:
+        row = self.popularity.astype(np.float32)
+        return np.broadcast_to(row, (len(queries), len(row))).copy()
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"popularity": self.popularity.copy()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Popularity:
+        scorer = cls()
+        scorer.popularity = np.asarray(arrays["popularity"], dtype=np.int64)
+        return scorer
+
+
+class CoPurchase:
+    """Items often bought together with the cart's items (sum of ``n(i, j) / n(i)``)."""
+
+    name = "copurchase"
+
+    def __init__(self) -> None:
+        self.popularity = np.zeros(0, np.int64)
+        self.indptr = np.zeros(1, np.int64)
+        self.indices = np.zeros(0, np.int32)
+        self.counts = np.zeros(0, np.int32)
+        self._weights = np.zeros(0, np.float32)
+        self._dense: np.ndarray | None = None
+
+    @property
+    def n_items(self) -> int:
+        return len(self.popularity)
+
+    def fit(self, log: EventLog) -> CoPurchase:
+        self.popularity = order_counts(log)
+        self.indptr, self.indices, self.counts = co_purchase_counts(log)
+        self._prepare()
+        return self
+
+    def _prepare(self) -> None:
+        rows = np.repeat(np.arange(self.n_items), np.diff(self.indptr))
+        denominators = np.maximum(self.popularity[rows], 1).astype(np.float64)
+        self._weights = (self.counts / denominators).astype(np.float32)
+        self._dense = None
+        if self.n_items * self.n_items <= _DENSE_CELLS:
+            # Co-purchases are dense on small catalogs (half the pairs on Online Retail): summing
+            # dense rows is then much faster than gathering CSR entries.
+            self._dense = np.zeros((self.n_items, self.n_items), np.float32)
+            self._dense[rows, self.indices] = self._weights
+
+    def neighbours(self, item: int, top_n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and counts of the items most often bought with ``item``, most frequent first."""
+        lo, hi = self.indptr[item], self.indptr[item + 1]
+        codes, counts = self.indices[lo:hi], self.counts[lo:hi]
+        order = np.lexsort((codes, -counts.astype(np.int64)))[:top_n]
+        return codes[order], counts[order]
+
+    def score(self, queries: Sequence[Query]) -> np.ndarray:
+        n = self.n_items
+        out = np.zeros((len(queries), n), np.float32)
+        if self._dense is not None:
+            self._score_dense(queries, out)
+            return out
+        step = _chunk_size(n)
+        for lo in range(0, len(queries), step):
+            batch = queries[lo:lo + step]
+            carts = [_known(q.cart, n) for q in batch]
+            owner = np.repeat(np.arange(len(carts)), [len(c) for c in carts])
+            cart_items = np.concatenate(carts) if carts else np.zeros(0, np.int64)
+            starts, ends = self.indptr[cart_items], self.indptr[cart_items + 1]
+            lengths = ends - starts
+            # Concatenated CSR ranges [start, end) of every (query, cart item) pair.
+            positions = np.arange(int(lengths.sum())) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+            cells = np.repeat(owner, lengths).astype(np.int64) * n + self.indices[positions]
+            summed = np.bincount(cells, weights=self._weights[positions], minlength=len(batch) * n)
+            out[lo:lo + len(batch)] = summed.reshape(len(batch), n)
+        return out
+
+    def _score_dense(self, queries: Sequence[Query], out: np.ndarray) -> None:
+        """Sum dense rows; a query whose cart differs little from the previous one's (leave-one-out
+        on one order, a cart growing an item at a time) updates that sum instead of redoing it."""
+        assert self._dense is not None
+        n = self.n_items
+        previous = np.zeros(0, np.int64)
+        previous_mask = np.zeros(n, bool)
+        total = np.zeros(n, np.float64)
+        steps = 0
+        for row, query in enumerate(queries):
+            mask = np.zeros(n, bool)
+            mask[_known(query.cart, n)] = True
+            cart = np.flatnonzero(mask)  # distinct, sorted
+            added = cart[~previous_mask[cart]]
+            removed = previous[~mask[previous]]
+            if len(added) + len(removed) < len(cart) and steps < _MAX_UPDATES:
+                total += self._dense[added].sum(axis=0, dtype=np.float64)
+                total -= self._dense[removed].sum(axis=0, dtype=np.float64)
+                steps += 1
+            else:
+                total = self._dense[cart].sum(axis=0, dtype=np.float64)
+                steps = 0
+            out[row] = total
+            previous, previous_mask = cart, mask
+
+    def to_arrays(self, top_n: int | None = 50) -> dict[str, np.ndarray]:
+        """The state as plain arrays (see the module docstring); keeps ``top_n`` neighbours per item."""
+        codes, counts, lengths = [], [], []
+        for item in range(self.n_items):
+            c, k = self.neighbours(item, top_n)
+            codes.append(c)
+            counts.append(k)
+            lengths.append(len(c))
+        return {
+            "popularity": self.popularity.copy(),
+            "neighbour_indptr": np.r_[0, np.cumsum(lengths, dtype=np.int64)].astype(np.int64),
+            "neighbour_items": np.concatenate(codes).astype(np.int32) if codes else np.zeros(0, np.int32),
+            "neighbour_counts": np.concatenate(counts).astype(np.int32) if counts else np.zeros(0, np.int32),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> CoPurchase:
+        scorer = cls()
+        scorer.popularity = np.asarray(arrays["popularity"], dtype=np.int64)
+        scorer.indptr = np.asarray(arrays["neighbour_indptr"], dtype=np.int64)
+        scorer.indices = np.asarray(arrays["neighbour_items"], dtype=np.int32)
+        scorer.counts = np.asarray(arrays["neighbour_counts"], dtype=np.int32)
+        scorer._prepare()
+        return scorer
+
+
+class Personal:
+    """Repeat purchases: items in more of the shopper's earlier orders first; popularity breaks ties.
+
+    Only purchase events of the query's history count, each order once per item; a history
+    without order codes counts each purchase event as its own order.
+    """
+
+    name = "personal"
+
+    def __init__(self) -> None:
+        self.popularity = np.zeros(0, np.int64)
+        self._tiebreak = np.zeros(0, np.float64)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.popularity)
+
+    def fit(self, log: EventLog) -> Personal:
+        return self._set(order_counts(log))
+
+    def _set(self, popularity: np.ndarray) -> Personal:
+        self.popularity = popularity
+        self._tiebreak = popularity_tiebreak(popularity)
+        return self
+
+    def repeat_counts(self, history: History) -> np.ndarray:
+        """int64 ``(n_items,)``: how many of the history's orders contain each item."""
+        n = self.n_items
+        items = np.asarray(history.item, dtype=np.int64)
+        kinds = np.asarray(history.kind)
+        orders = np.asarray(history.order, dtype=np.int64)
+        keep = (items >= 0) & (items < n)
+        if len(kinds) == len(items):
+            keep &= kinds == PURCHASE
+        if len(orders) != len(items):
+            orders = np.arange(len(items))
+        keys = np.unique(orders[keep] * n + items[keep]) if keep.any() else np.zeros(0, np.int64)
+        return np.bincount(keys % n if n else keys, minlength=n)
+
+    def score(self, queries: Sequence[Query]) -> np.ndarray:
+        out = np.empty((len(queries), self.n_items), np.float32)
+        done: dict[int, np.ndarray] = {}  # queries of one order share their History object
+        for row, query in enumerate(queries):
+            scores = done.get(id(query.history))
+            if scores is None:
+                scores = (self.repeat_counts(query.history) + self._tiebreak).astype(np.float32)
+                done[id(query.history)] = scores
+            out[row] = scores
+        return out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"popularity": self.popularity.copy()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Personal:
+        return cls()._set(np.asarray(arrays["popularity"], dtype=np.int64))
+
+
+BASELINES: tuple[type[Popularity] | type[CoPurchase] | type[Personal], ...] = (Popularity, CoPurchase, Personal)

@@ -1,0 +1,115 @@
+"""Training examples made exactly like the evaluation queries, and queries made into inputs.
+
+A training example is one purchase order with one item held out: the cart is the order's
+other items (an unordered set, shuffled before truncation), the history is what the shopper
+did before the order, the label is the held-out item. Each epoch draws fresh held-out items,
+so a large order yields many different examples over the epochs without blowing up one epoch.
+
+No Keras, no Django.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cart_recommender.ml.data import EventLog, Query
+from cart_recommender.ml.features import Baskets, cart_tokens, history_tokens
+from cart_recommender.ml.network import Architecture
+
+
+class BasketHistories:
+    """Per-basket history tokens, computed once per training run (they do not change)."""
+
+    def __init__(self, log: EventLog, baskets: Baskets, arch: Architecture, rows: np.ndarray) -> None:
+        n, length = arch.n_items, arch.max_history
+        self.rows = rows
+        self.item = np.full((rows.size, length), n, np.int32)
+        self.age = np.zeros((rows.size, length), np.int32)
+        self.count = np.zeros((rows.size, length), np.int32)
+        self.kind = np.zeros((rows.size, length), np.int32)
+        if length == 0:
+            return
+        known = log.shopper >= 0
+        ev = np.flatnonzero(known)
+        ev = ev[np.lexsort((log.time[ev], log.shopper[ev]))]
+        ev_shopper, ev_time = log.shopper[ev], log.time[ev]
+        for r, b in enumerate(rows):
+            s = baskets.shopper[b]
+            if s < 0:
+                continue
+            lo = np.searchsorted(ev_shopper, s, side="left")
+            hi = np.searchsorted(ev_shopper, s, side="right")
+            end = lo + np.searchsorted(ev_time[lo:hi], baskets.time[b], side="left")
+            prior = ev[max(lo, end - 20 * length) : end]
+            if prior.size:
+                tok = history_tokens(
+                    log.item[prior], log.time[prior], log.kind[prior], baskets.time[b], length, n
+                )
+                self.item[r], self.age[r], self.count[r], self.kind[r] = tok
+
+
+def draw_examples(
+    baskets: Baskets,
+    hist: BasketHistories,
+    arch: Architecture,
+    rng: np.random.Generator,
+    per_basket: int,
+    counted: np.ndarray,
+    limit: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Leave-one-out examples: up to ``per_basket`` held-out items from each basket in ``hist``.
+
+    ``counted[b]`` says whether basket ``b`` was included in the co-purchase counts (then the
+    model removes its own contribution, so an example never sees itself in the features).
+    """
+    n, c_len = arch.n_items, arch.max_cart
+    carts, targets, rows = [], [], []
+    for r, b in enumerate(hist.rows):
+        items = baskets.item[baskets.start[b] : baskets.start[b + 1]]
+        k = items.size
+        m = min(per_basket, k)
+        picks = rng.choice(k, size=m, replace=False)
+        for t in picks:
+            others = np.delete(items, t)
+            rng.shuffle(others)
+            carts.append(cart_tokens(others, c_len, n))
+            targets.append(items[t])
+            rows.append(r)
+    order = rng.permutation(len(targets))
+    if limit is not None:
+        order = order[:limit]
+    rows_a = np.asarray(rows, np.int64)[order]
+    return {
+        "cart": np.asarray(carts, np.int32).reshape(-1, c_len)[order],
+        "hist_item": hist.item[rows_a],
+        "hist_age": hist.age[rows_a],
+        "hist_count": hist.count[rows_a],
+        "hist_kind": hist.kind[rows_a],
+        "target": np.asarray(targets, np.int32)[order],
+        "own": counted[hist.rows[rows_a]].astype(np.float32),
+    }
+
+
+def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.ndarray]:
+    """Encode serving/evaluation queries (no label, nothing to remove from the counts)."""
+    n, q = arch.n_items, len(queries)
+    out = {
+        "cart": np.full((q, arch.max_cart), n, np.int32),
+        "hist_item": np.full((q, arch.max_history), n, np.int32),
+        "hist_age": np.zeros((q, arch.max_history), np.int32),
+        "hist_count": np.zeros((q, arch.max_history), np.int32),
+        "hist_kind": np.zeros((q, arch.max_history), np.int32),
+        "target": np.full(q, n, np.int32),
+        "own": np.zeros(q, np.float32),
+    }
+    for i, query in enumerate(queries):
+        cart = np.asarray(query.cart)
+        out["cart"][i] = cart_tokens(cart[(cart >= 0) & (cart < n)], arch.max_cart, n)
+        h = query.history
+        keep = (h.item >= 0) & (h.item < n) & (h.time <= query.time)
+        if keep.any() and arch.max_history:
+            tok = history_tokens(h.item[keep], h.time[keep], h.kind[keep], query.time, arch.max_history, n)
+            out["hist_item"][i], out["hist_age"][i], out["hist_count"][i], out["hist_kind"][i] = tok
+    return out

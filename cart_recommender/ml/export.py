@@ -1,0 +1,234 @@
+"""The serving artifact: one ``.npz`` of plain arrays plus a JSON manifest. Never a pickle.
+
+Layout of the file (every entry a plain numeric or unicode array):
+
+* ``__manifest__``: a unicode scalar holding JSON: ``format``, ``format_version``,
+  ``architecture`` (the hyper-parameters that fix the weights' shapes), ``n_items``,
+  ``created`` (ISO 8601, UTC), ``metrics`` (filled in by whoever evaluated the model),
+  ``training`` (history and config, for the admin);
+* ``items``: the external item ids, in code order;
+* ``param/<name>``: the trained weights; ``const/<name>``: the co-purchase tables the model
+  reads at scoring time (also what serving falls back on);
+* ``stat/popularity``: purchase counts per item;
+* ``extra/<name>``: further arrays a caller wants to ship with the model (e.g. a baseline's
+  ``to_arrays()``), returned untouched in :attr:`ServingModel.extras`.
+
+Files are written to a temporary name beside the target and moved into place with
+``os.replace``, so a reader never sees half an artifact. Loading uses ``allow_pickle=False``
+and checks every shape against the manifest, so a wrong or tampered file fails loudly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from cart_recommender.ml.network import CONSTANTS, Architecture, param_shapes
+
+if TYPE_CHECKING:
+    from cart_recommender.ml.serving import ServingModel
+
+FORMAT = "cart_recommender.sequence_model"
+FORMAT_VERSION = 1
+MANIFEST_KEY = "__manifest__"
+
+
+class ArtifactError(ValueError):
+    """The file is not a valid model artifact (wrong format, version, shapes, or a pickle)."""
+
+
+def save_artifact(
+    target: str | Path | IO[bytes],
+    *,
+    items: list[str] | tuple[str, ...],
+    arch: Architecture,
+    params: dict[str, np.ndarray],
+    constants: dict[str, np.ndarray],
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    extras: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Write the artifact to a path (atomically) or an open binary file; return the manifest."""
+    if len(items) != arch.n_items:
+        raise ArtifactError(f"{len(items)} item ids for a model of {arch.n_items} items")
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": arch.to_dict(),
+        "n_items": arch.n_items,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": metrics or {},
+        "training": training or {},
+    }
+    arrays: dict[str, np.ndarray] = {
+        MANIFEST_KEY: np.array(json.dumps(manifest, default=_plain)),
+        "items": np.array([str(i) for i in items], dtype=np.str_),
+        "stat/popularity": np.asarray(constants["item_count"][: arch.n_items], np.float32),
+    }
+    for name in param_shapes(arch):
+        arrays[f"param/{name}"] = np.asarray(params[name], np.float32)
+    for name in CONSTANTS:
+        arrays[f"const/{name}"] = np.asarray(constants[name])
+    for name, value in (extras or {}).items():
+        value = np.asarray(value)
+        if value.dtype == object:
+            raise ArtifactError(f"extra array {name!r} holds Python objects; only plain arrays are stored")
+        arrays[f"extra/{name}"] = value
+    if isinstance(target, (str, Path)):
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    else:
+        np.savez(target, **arrays)
+    return manifest
+
+
+def artifact_bytes(**kwargs: Any) -> bytes:
+    """The artifact as bytes (for a Django storage backend); same arguments as save_artifact."""
+    buf = io.BytesIO()
+    save_artifact(buf, **kwargs)
+    return buf.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_manifest(source: str | Path | IO[bytes]) -> dict[str, Any]:
+    """Only the manifest (cheap: the weights are not read)."""
+    with _open(source) as data:
+        return _manifest(data)
+
+
+def _open(source: str | Path | IO[bytes]) -> Any:
+    try:
+        data = np.load(source, allow_pickle=False)
+    except ValueError as exc:  # numpy refuses pickled content with a ValueError
+        raise ArtifactError(f"not a model artifact (refusing to unpickle): {exc}") from exc
+    except (OSError, EOFError) as exc:
+        raise ArtifactError(f"cannot read model artifact: {exc}") from exc
+    if not hasattr(data, "files"):
+        raise ArtifactError("not a model artifact: a bare array, not an .npz archive")
+    return data
+
+
+def _arrays(data: Any) -> dict[str, np.ndarray]:
+    """Every array of the archive; numpy refuses (ValueError) any that would need unpickling."""
+    try:
+        return {key: data[key] for key in data.files}
+    except ValueError as exc:
+        raise ArtifactError(f"not a model artifact (refusing to unpickle): {exc}") from exc
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"cannot read model artifact: {exc}") from exc
+
+
+def _manifest(data: Any) -> dict[str, Any]:
+    if MANIFEST_KEY not in data.files:
+        raise ArtifactError("not a model artifact: no manifest")
+    try:
+        raw = data[MANIFEST_KEY]
+    except ValueError as exc:
+        raise ArtifactError(f"not a model artifact (refusing to unpickle): {exc}") from exc
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"cannot read model artifact: {exc}") from exc
+    if not isinstance(raw, np.ndarray) or raw.dtype.kind != "U" or raw.shape != ():
+        raise ArtifactError("the manifest must be a unicode scalar holding JSON")
+    try:
+        manifest = json.loads(str(raw))
+    except (ValueError, TypeError) as exc:
+        raise ArtifactError(f"the manifest is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArtifactError(f"not a model artifact: format is not {FORMAT!r}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"artifact format version {manifest.get('format_version')!r} is not supported "
+            f"(this version reads {FORMAT_VERSION}); retrain the model"
+        )
+    return manifest
+
+
+def read_artifact(source: str | Path | IO[bytes]) -> ServingModel:
+    """Load and validate an artifact into a :class:`ServingModel`."""
+    from cart_recommender.ml.serving import ServingModel
+
+    with _open(source) as archive:
+        data = _Arrays(_arrays(archive))
+        manifest = _manifest(data)
+        try:
+            arch = Architecture(**manifest["architecture"])
+        except (TypeError, KeyError) as exc:
+            raise ArtifactError(f"bad architecture in manifest: {exc}") from exc
+        n = arch.n_items
+        if manifest.get("n_items") != n:
+            raise ArtifactError("manifest n_items disagrees with its architecture")
+        params = {}
+        for name, (shape, _) in param_shapes(arch).items():
+            params[name] = _array(data, f"param/{name}", shape, np.float32)
+        nb = arch.neighbours
+        constants = {
+            "nbr_item": _array(data, "const/nbr_item", (n + 1, nb), np.int32),
+            "nbr_count": _array(data, "const/nbr_count", (n + 1, nb), np.float32),
+            "item_count": _array(data, "const/item_count", (n + 1,), np.float32),
+        }
+        if constants["nbr_item"].min(initial=0) < 0 or constants["nbr_item"].max(initial=0) > n:
+            raise ArtifactError("co-purchase neighbour codes out of range")
+        items = _array(data, "items", (n,), None)
+        if items.dtype.kind != "U":
+            raise ArtifactError("item ids must be stored as a unicode array")
+        popularity = _array(data, "stat/popularity", (n,), np.float32)
+        extras = {key[len("extra/") :]: data[key] for key in data.files if key.startswith("extra/")}
+    ids = tuple(items.tolist())
+    neighbours = constants["nbr_item"][:n].copy()
+    neighbours[neighbours == n] = -1
+    for array in (*params.values(), *constants.values(), popularity, neighbours):
+        array.setflags(write=False)
+    return ServingModel(
+        items=ids,
+        item_index={item: code for code, item in enumerate(ids)},
+        arch=arch,
+        manifest=manifest,
+        params=params,
+        constants=constants,
+        popularity=popularity,
+        neighbours=neighbours,
+        neighbour_count=constants["nbr_count"][:n],
+        extras=extras,
+    )
+
+
+class _Arrays(dict):
+    @property
+    def files(self) -> list[str]:
+        return list(self)
+
+
+def _array(data: Any, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    if key not in data.files:
+        raise ArtifactError(f"model artifact lacks {key!r}")
+    value = data[key]
+    if not isinstance(value, np.ndarray):
+        raise ArtifactError(f"{key!r} is not an array")
+    if value.shape != tuple(shape):
+        raise ArtifactError(f"{key!r} has shape {value.shape}, the manifest implies {tuple(shape)}")
+    if dtype is not None:
+        if value.dtype.kind not in "fiu":
+            raise ArtifactError(f"{key!r} is not numeric")
+        value = value.astype(dtype, copy=False)
+    return value

@@ -1,0 +1,101 @@
+"""The Keras side of the sequence model: weights, dropout, the training-time softmax.
+
+The ``keras`` module is passed in by the caller (:func:`cart_recommender.ml.model.build_network`)
+so that importing this file never imports Keras. The forward math is
+:mod:`cart_recommender.ml.network`'s; this file only adds what exists at training time:
+
+* a full softmax over the catalog when it is small enough (every item is a negative, which
+  is what a 169-item grocery needs), cart items masked out since they are never the answer;
+* otherwise a sampled softmax: the batch's own targets plus uniform negatives, with the
+  sampling-probability (logQ) correction of keras-rs and accidental hits masked by hand
+  (keras-rs 0.4.0's ``RemoveAccidentalHits`` does nothing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cart_recommender.ml.network import NEG, Architecture, encode, feature_terms, param_shapes
+
+
+def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray], config: Any,
+                 item_logq: np.ndarray | None) -> Any:
+    from cart_recommender.ml.model import _KerasOps
+
+    ops = keras.ops
+    xp = _KerasOps(ops)
+    n = arch.n_items
+    inits = {
+        "embedding": keras.initializers.RandomNormal(stddev=0.05),
+        "glorot": keras.initializers.GlorotUniform(),
+        "zeros": keras.initializers.Zeros(),
+        "ones": keras.initializers.Ones(),
+        "small": keras.initializers.RandomNormal(stddev=0.1),
+    }
+    sampled = item_logq is not None
+
+    class CartSequenceModel(keras.Model):
+        def __init__(self) -> None:
+            super().__init__(name="cart_sequence_model")
+            self.p = {
+                name: self.add_weight(name=name, shape=shape, initializer=inits[init])
+                for name, (shape, init) in param_shapes(arch).items()
+            }
+            self.c = {}
+            for name, value in constants.items():
+                var = self.add_weight(
+                    name=name, shape=value.shape, dtype=str(value.dtype), trainable=False,
+                    initializer="zeros",
+                )
+                var.assign(value)
+                self.c[name] = var
+            self.seed_gen = keras.random.SeedGenerator(config.seed)
+            if sampled:
+                self.correction = _sampling_correction(keras)
+                self.logq = self.add_weight(
+                    name="item_logq", shape=(n,), trainable=False, initializer="zeros"
+                )
+                self.logq.assign(item_logq.astype(np.float32))
+
+        def _drop(self, x: Any) -> Any:
+            return keras.random.dropout(x, config.dropout, seed=self.seed_gen)
+
+        def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
+            drop = self._drop if training and config.dropout > 0 else (lambda x: x)
+            u = encode(xp, self.p, inputs, arch, drop)
+            index, value = feature_terms(xp, self.p, self.c, inputs, u, arch)
+            dense = xp.scatter_rows(index, value, n + 1)
+            cart = inputs["cart"]
+            if sampled and training:
+                return self._sampled_logits(u, dense, cart, inputs["target"])
+            in_cart = xp.scatter_rows(cart, ops.ones_like(ops.cast(cart, "float32")), n + 1)
+            scores = ops.matmul(u, ops.transpose(self.p["item_emb"][:n])) + self.p["item_bias"][:n]
+            scores = scores + dense[:, :n]
+            return ops.where(in_cart[:, :n] > 0.5, NEG, scores)
+
+        def _sampled_logits(self, u: Any, dense: Any, cart: Any, target: Any) -> Any:
+            neg = keras.random.randint((config.negatives,), 0, n, dtype="int32", seed=self.seed_gen)
+            cand = ops.concatenate([ops.cast(target, "int32"), neg])
+            logits = ops.matmul(u, ops.transpose(ops.take(self.p["item_emb"], cand, axis=0)))
+            logits = logits + ops.take(self.p["item_bias"], cand, axis=0)
+            logits = logits + ops.take(dense, cand, axis=1)
+            logits = self.correction(logits, ops.exp(ops.take(self.logq, cand, axis=0)))
+            b = ops.shape(u)[0]
+            same = ops.equal(ops.expand_dims(target, 1), ops.expand_dims(cand, 0))
+            own = ops.equal(
+                ops.expand_dims(ops.arange(b, dtype="int32"), 1),
+                ops.expand_dims(ops.arange(ops.shape(cand)[0], dtype="int32"), 0),
+            )
+            in_cart = ops.any(ops.equal(ops.expand_dims(cart, 2), ops.reshape(cand, (1, 1, -1))), axis=1)
+            masked = ops.logical_or(ops.logical_and(same, ops.logical_not(own)), in_cart)
+            return ops.where(masked, NEG, logits)
+
+    return CartSequenceModel()
+
+
+def _sampling_correction(keras: Any) -> Any:
+    import keras_rs
+
+    return keras_rs.layers.SamplingProbabilityCorrection()

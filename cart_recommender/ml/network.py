@@ -1,0 +1,219 @@
+"""The sequence model's forward pass, written once against a small array API.
+
+Training runs it with ``keras.ops`` (see :mod:`cart_recommender.ml.model`); serving runs the
+very same function with NumPy (see :mod:`cart_recommender.ml.serving`). One definition of the
+math means the served scores cannot drift from the trained model; a test still checks that the
+two backends agree numerically.
+
+The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
+
+* an encoder: a [CLS] token, the cart items (an unordered set) and the history items (with
+  age, count and last-event-kind embeddings) go through ``blocks`` pre-norm self-attention
+  blocks; the [CLS] output is the query vector ``u``;
+* every item ``j`` scores ``u . E[j] + b[j]`` (tied item embeddings; a learned popularity bias)
+  plus two learned, ``u``-dependent feature terms that the encoder would otherwise have to
+  memorise item by item:
+  - *repeat*: for each history item, a weight from its age, count, kind, the item's own repeat
+    propensity and ``u`` (this is how the model balances repeats against new items);
+  - *co-purchase*: for each cart item's top-N co-purchase neighbours, a weight from their
+    counts (raw, confidence, cosine-like), the candidate's popularity and the cart size.
+
+Nothing here imports Keras, TensorFlow or Django.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cart_recommender.ml.features import AGE_BUCKETS, COUNT_BUCKETS, N_KINDS
+
+CO_FEATURES = 5
+NEG = -1e9
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Hyper-parameters that define the weights' shapes (stored in the artifact manifest)."""
+
+    n_items: int
+    dim: int = 64
+    blocks: int = 1
+    heads: int = 2
+    ffn: int = 128
+    max_cart: int = 32
+    max_history: int = 64
+    neighbours: int = 50
+    feature_hidden: int = 16
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @property
+    def tokens(self) -> int:
+        return 1 + self.max_cart + self.max_history
+
+
+def param_shapes(arch: Architecture) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Name -> (shape, initializer) of every trainable weight."""
+    n, d, r, f = arch.n_items, arch.dim, arch.feature_hidden, arch.ffn
+    shapes: dict[str, tuple[tuple[int, ...], str]] = {
+        "item_emb": ((n + 1, d), "embedding"),
+        "item_bias": ((n + 1,), "zeros"),
+        "cls": ((d,), "embedding"),
+        "type_cart": ((d,), "embedding"),
+        "type_hist": ((d,), "embedding"),
+        "age_emb": ((AGE_BUCKETS, d), "embedding"),
+        "count_emb": ((COUNT_BUCKETS, d), "embedding"),
+        "kind_emb": ((N_KINDS, d), "embedding"),
+        "out_ln_g": ((d,), "ones"),
+        "out_ln_b": ((d,), "zeros"),
+        "rep_age": ((AGE_BUCKETS, r), "embedding"),
+        "rep_count": ((COUNT_BUCKETS, r), "embedding"),
+        "rep_kind": ((N_KINDS, r), "embedding"),
+        "rep_user": ((d, r), "glorot"),
+        "rep_b": ((r,), "zeros"),
+        "rep_out": ((r,), "small"),
+        "rep_item": ((n + 1,), "zeros"),
+        "co_feat": ((CO_FEATURES, r), "glorot"),
+        "co_user": ((d, r), "glorot"),
+        "co_b": ((r,), "zeros"),
+        "co_out": ((r,), "small"),
+    }
+    for i in range(arch.blocks):
+        shapes.update(
+            {
+                f"b{i}_ln1_g": ((d,), "ones"),
+                f"b{i}_ln1_b": ((d,), "zeros"),
+                f"b{i}_wq": ((d, d), "glorot"),
+                f"b{i}_wk": ((d, d), "glorot"),
+                f"b{i}_wv": ((d, d), "glorot"),
+                f"b{i}_wo": ((d, d), "glorot"),
+                f"b{i}_bo": ((d,), "zeros"),
+                f"b{i}_ln2_g": ((d,), "ones"),
+                f"b{i}_ln2_b": ((d,), "zeros"),
+                f"b{i}_w1": ((d, f), "glorot"),
+                f"b{i}_b1": ((f,), "zeros"),
+                f"b{i}_w2": ((f, d), "glorot"),
+                f"b{i}_b2": ((d,), "zeros"),
+            }
+        )
+    return shapes
+
+
+CONSTANTS = ("nbr_item", "nbr_count", "item_count")
+INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own")
+
+
+def _layer_norm(xp: Any, x: Any, g: Any, b: Any) -> Any:
+    mean = xp.mean(x, axis=-1, keepdims=True)
+    var = xp.mean(xp.square(x - mean), axis=-1, keepdims=True)
+    return (x - mean) / xp.sqrt(var + 1e-5) * g + b
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def encode(
+    xp: Any, p: dict[str, Any], batch: dict[str, Any], arch: Architecture, drop: Callable = _identity
+) -> Any:
+    """The query vector ``u`` (B, dim) for a batch of carts and histories."""
+    n, d, h = arch.n_items, arch.dim, arch.heads
+    dh = d // h
+    emb = p["item_emb"]
+    cart, hist = batch["cart"], batch["hist_item"]
+    cart_tok = xp.take(emb, cart, axis=0) + p["type_cart"]
+    hist_tok = (
+        xp.take(emb, hist, axis=0)
+        + p["type_hist"]
+        + xp.take(p["age_emb"], batch["hist_age"], axis=0)
+        + xp.take(p["count_emb"], batch["hist_count"], axis=0)
+        + xp.take(p["kind_emb"], batch["hist_kind"], axis=0)
+    )
+    cart_ok = xp.cast(xp.not_equal(cart, n), "float32")
+    hist_ok = xp.cast(xp.not_equal(hist, n), "float32")
+    cls = xp.zeros_like(cart_tok[:, :1, :]) + p["cls"]
+    x = drop(xp.concatenate([cls, cart_tok, hist_tok], axis=1))
+    valid = xp.concatenate([xp.ones_like(cart_ok[:, :1]), cart_ok, hist_ok], axis=1)
+    x = x * xp.expand_dims(valid, -1)
+    t = arch.tokens
+    key_bias = xp.reshape((1.0 - valid) * NEG, (-1, 1, 1, t))
+    for i in range(arch.blocks):
+        y = _layer_norm(xp, x, p[f"b{i}_ln1_g"], p[f"b{i}_ln1_b"])
+        q = xp.transpose(xp.reshape(xp.matmul(y, p[f"b{i}_wq"]), (-1, t, h, dh)), (0, 2, 1, 3))
+        k = xp.transpose(xp.reshape(xp.matmul(y, p[f"b{i}_wk"]), (-1, t, h, dh)), (0, 2, 3, 1))
+        v = xp.transpose(xp.reshape(xp.matmul(y, p[f"b{i}_wv"]), (-1, t, h, dh)), (0, 2, 1, 3))
+        att = xp.softmax(xp.matmul(q, k) * (1.0 / dh**0.5) + key_bias, axis=-1)
+        o = xp.reshape(xp.transpose(xp.matmul(att, v), (0, 2, 1, 3)), (-1, t, d))
+        x = x + drop(xp.matmul(o, p[f"b{i}_wo"]) + p[f"b{i}_bo"])
+        y = _layer_norm(xp, x, p[f"b{i}_ln2_g"], p[f"b{i}_ln2_b"])
+        y = xp.matmul(xp.relu(xp.matmul(y, p[f"b{i}_w1"]) + p[f"b{i}_b1"]), p[f"b{i}_w2"]) + p[f"b{i}_b2"]
+        x = x + drop(y)
+    return _layer_norm(xp, x[:, 0, :], p["out_ln_g"], p["out_ln_b"])
+
+
+def feature_terms(
+    xp: Any, p: dict[str, Any], c: dict[str, Any], batch: dict[str, Any], u: Any, arch: Architecture
+) -> tuple[Any, Any]:
+    """Per-entry item codes and learned weights of the repeat and co-purchase terms.
+
+    Returns ``(index, value)``, both (B, M): add ``value`` to the score of item ``index``
+    (``index == n_items`` is padding). ``c`` holds the co-purchase constants.
+    """
+    n = arch.n_items
+    hist = batch["hist_item"]
+    hist_ok = xp.cast(xp.not_equal(hist, n), "float32")
+    rep_h = xp.relu(
+        xp.take(p["rep_age"], batch["hist_age"], axis=0)
+        + xp.take(p["rep_count"], batch["hist_count"], axis=0)
+        + xp.take(p["rep_kind"], batch["hist_kind"], axis=0)
+        + xp.expand_dims(xp.matmul(u, p["rep_user"]), 1)
+        + p["rep_b"]
+    )
+    rep_val = (xp.sum(rep_h * p["rep_out"], axis=-1) + xp.take(p["rep_item"], hist, axis=0)) * hist_ok
+
+    cart = batch["cart"]
+    cart_ok = xp.cast(xp.not_equal(cart, n), "float32")
+    nb = xp.take(c["nbr_item"], cart, axis=0)  # (B, C, N)
+    cnt = xp.take(c["nbr_count"], cart, axis=0)
+    own = xp.reshape(batch["own"], (-1, 1, 1))
+    is_target = xp.cast(xp.equal(nb, xp.reshape(batch["target"], (-1, 1, 1))), "float32") * own
+    cnt = cnt - is_target
+    ci = xp.maximum(xp.expand_dims(xp.take(c["item_count"], cart, axis=0), -1) - own, 1.0)
+    cj = xp.maximum(xp.take(c["item_count"], nb, axis=0) - is_target, 1.0)
+    cart_len = xp.reshape(xp.sum(cart_ok, axis=1), (-1, 1, 1))
+    feats = xp.stack(
+        [
+            xp.log1p(cnt),
+            cnt / ci,
+            xp.log1p(cnt) - 0.5 * xp.log1p(ci) - 0.5 * xp.log1p(cj),
+            xp.log1p(cj) * 0.25,
+            xp.log1p(cart_len + xp.zeros_like(cnt)),
+        ],
+        axis=-1,
+    )
+    co_h = xp.relu(
+        xp.matmul(feats, p["co_feat"])
+        + xp.reshape(xp.matmul(u, p["co_user"]), (-1, 1, 1, arch.feature_hidden))
+        + p["co_b"]
+    )
+    valid = xp.cast(cnt > 0.5, "float32") * xp.expand_dims(cart_ok, -1)
+    co_val = xp.sum(co_h * p["co_out"], axis=-1) * valid
+    m = arch.max_cart * arch.neighbours
+    index = xp.concatenate([hist, xp.reshape(nb, (-1, m))], axis=1)
+    value = xp.concatenate([rep_val, xp.reshape(co_val, (-1, m))], axis=1)
+    return index, value
+
+
+def full_scores(
+    xp: Any, p: dict[str, Any], c: dict[str, Any], batch: dict[str, Any], arch: Architecture,
+    drop: Callable = _identity,
+) -> Any:
+    """Scores (B, n_items) of every catalog item; cart items are *not* masked here."""
+    n = arch.n_items
+    u = encode(xp, p, batch, arch, drop)
+    index, value = feature_terms(xp, p, c, batch, u, arch)
+    dense = xp.scatter_rows(index, value, n + 1)[:, :n]
+    return xp.matmul(u, xp.transpose(p["item_emb"][:n])) + p["item_bias"][:n] + dense

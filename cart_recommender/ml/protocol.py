@@ -1,0 +1,221 @@
+"""Evaluation protocol v1: a time split of an event log into training data and holdout queries.
+
+The same protocol serves the ``cart_recommender_evaluate`` command, ``benchmarks/quality.py``
+and the holdout metrics of every retrain, so a number means the same everywhere.
+
+* Orders are the purchase events grouped by order; an order's time is its earliest event, its
+  owner the shopper of that event (anonymous: -1); orders are sorted by (time, order id as a
+  string).
+* Test orders: the last 20% of the orders (rounded down), keeping those with at least 2
+  distinct items, then the last 5,000 of those.
+* Training data: every event of the other orders, and the events outside any order (views,
+  clicks, cart changes, purchases without an order) earlier than the first test order.
+* One query per test order and distinct item ``h`` in it: the cart is the order's other
+  distinct items, the history the owner's purchase events strictly before the order (earlier
+  test orders included, as serving would see them), and ``h`` is hidden.
+* The catalog is the items of the training data; candidates are the catalog minus the cart; a
+  hidden item outside the catalog is a miss; ties are ranked by :mod:`cart_recommender.ml.metrics`.
+
+Item codes in ``Split.train`` are catalog codes ``0..catalog-1`` (``train.items`` gives the ids);
+the queries use the same codes, with -1 (:data:`~cart_recommender.ml.data.UNKNOWN_ITEM`) for an
+item outside the catalog, in carts and histories alike. History ``order`` codes are the source
+log's order codes: they only tell a shopper's orders apart.
+
+Example::
+
+    split = protocol.split(log)                   # any EventLog: from a CSV or the database
+    scorers = [Popularity().fit(split.train), model.fit(split.train)]
+    report = protocol.evaluate(scorers, split)     # {"dataset": ..., "results": ..., "timings": ...}
+    report["results"]["model"]["hr_curve"]         # HR@K for K = 1..20
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from cart_recommender.ml.baselines import basket_items, order_counts
+from cart_recommender.ml.data import PURCHASE, EventLog, History, Query, Scorer
+from cart_recommender.ml.metrics import metrics_from_ranks, target_ranks, tie_priority
+
+TEST_FRACTION = 0.2
+MIN_DISTINCT_ITEMS = 2
+MAX_TEST_ORDERS = 5000
+# The most (query x item) score cells evaluated at once (16 MB of float32).
+_CELLS_PER_BATCH = 1 << 22
+
+
+@dataclass
+class Split:
+    """The protocol's view of a log: what scorers are fitted on and what they are asked.
+
+    Attributes:
+        train: the training events, items re-coded to the catalog (``train.items``).
+        queries: one per (test order, distinct item); queries of an order share one History.
+        targets: int32 catalog code of each query's hidden item; -1 outside the catalog.
+        query_order: int32 index into ``test_orders`` of each query's order.
+        test_orders: the test orders' ids, oldest first.
+        cutoff: the first test order's time (epoch seconds), None without test orders.
+        dataset: counts ``orders``, ``train_orders``, ``test_orders``, ``queries``, ``catalog``.
+    """
+
+    train: EventLog
+    queries: list[Query]
+    targets: np.ndarray
+    query_order: np.ndarray
+    test_orders: list[str] = field(default_factory=list)
+    cutoff: float | None = None
+    dataset: dict[str, int] = field(default_factory=dict)
+
+
+def _subset(log: EventLog, keep: np.ndarray) -> tuple[EventLog, np.ndarray]:
+    """The events in ``keep``, items and orders re-coded densely; also the old -> new item map."""
+    catalog = np.unique(log.item[keep])
+    item_map = np.full(log.n_items, -1, np.int32)
+    item_map[catalog] = np.arange(len(catalog), dtype=np.int32)
+    order = log.order[keep]
+    kept_orders = np.unique(order[order >= 0])
+    order_map = np.full(len(log.orders) + 1, -1, np.int32)  # the extra slot maps -1 to -1
+    order_map[kept_orders] = np.arange(len(kept_orders), dtype=np.int32)
+    train = EventLog(
+        time=log.time[keep],
+        shopper=log.shopper[keep],
+        kind=log.kind[keep],
+        item=item_map[log.item[keep]],
+        order=order_map[order],
+        items=[log.items[c] for c in catalog],
+        shoppers=list(log.shoppers),
+        orders=[log.orders[c] for c in kept_orders],
+    )
+    return train, item_map
+
+
+def split(
+    log: EventLog,
+    *,
+    test_fraction: float = TEST_FRACTION,
+    min_distinct_items: int = MIN_DISTINCT_ITEMS,
+    max_test_orders: int = MAX_TEST_ORDERS,
+) -> Split:
+    """Split ``log`` by protocol v1 (see the module docstring); never fails on tiny data.
+
+    With too few orders for a holdout, every event is training data and there is no query.
+    """
+    purchase = (log.kind == PURCHASE) & (log.order >= 0)
+    rows = np.flatnonzero(purchase)  # time-sorted, so an order's first row is its earliest
+    present, first = np.unique(log.order[rows], return_index=True)
+    order_time = log.time[rows[first]]
+    owner = log.shopper[rows[first]]
+    by_id = sorted(range(len(present)), key=lambda j: log.orders[present[j]])
+    id_rank = np.empty(len(present), np.int64)
+    id_rank[np.asarray(by_id, dtype=np.int64)] = np.arange(len(present))
+    chrono = np.lexsort((id_rank, order_time))  # positions into `present`, oldest first
+
+    basket_orders, _basket_items = basket_items(log)
+    distinct = np.bincount(basket_orders, minlength=len(log.orders))
+    n_tail = int(len(present) * Fraction(test_fraction).limit_denominator(10_000))
+    tail = chrono[len(chrono) - n_tail:] if n_tail else chrono[:0]
+    test = tail[distinct[present[tail]] >= min_distinct_items][-max_test_orders:] if max_test_orders else tail[:0]
+
+    is_test = np.zeros(len(log.orders) + 1, bool)  # the extra slot keeps order -1 out of tests
+    is_test[present[test]] = True
+    cutoff = float(order_time[test[0]]) if len(test) else None
+    in_order = purchase
+    keep = np.where(in_order, ~is_test[log.order], True if cutoff is None else log.time < cutoff)
+    train, item_map = _subset(log, keep)
+
+    queries, targets, query_order = _queries(log, rows, present[test], order_time[test], owner[test], item_map)
+    dataset = {
+        "orders": int(len(present)),
+        "train_orders": int(len(present) - len(test)),
+        "test_orders": int(len(test)),
+        "queries": len(queries),
+        "catalog": train.n_items,
+    }
+    return Split(
+        train=train, queries=queries, targets=targets, query_order=query_order,
+        test_orders=[log.orders[c] for c in present[test]], cutoff=cutoff, dataset=dataset,
+    )
+
+
+def _queries(
+    log: EventLog, rows: np.ndarray, orders: np.ndarray, times: np.ndarray, owners: np.ndarray,
+    item_map: np.ndarray,
+) -> tuple[list[Query], np.ndarray, np.ndarray]:
+    """Leave-one-out queries of the test ``orders`` (codes, oldest first)."""
+    by_order = rows[np.argsort(log.order[rows], kind="stable")]
+    order_keys = log.order[by_order]
+    by_shopper = rows[np.argsort(log.shopper[rows], kind="stable")]  # time order kept within
+    shopper_keys = log.shopper[by_shopper]
+    queries: list[Query] = []
+    targets: list[np.ndarray] = []
+    query_order: list[np.ndarray] = []
+    for position, (code, when, who) in enumerate(zip(orders, times, owners, strict=True)):
+        lo, hi = np.searchsorted(order_keys, [code, code + 1])
+        items = log.item[by_order[lo:hi]]
+        _uniq, first = np.unique(items, return_index=True)
+        codes = item_map[items[np.sort(first)]]  # distinct, in the order they were added
+        history = History()
+        if who >= 0:
+            s_lo, s_hi = np.searchsorted(shopper_keys, [who, who + 1])
+            own = by_shopper[s_lo:s_hi]
+            own = own[: np.searchsorted(log.time[own], when, side="left")]
+            history = History(
+                item=item_map[log.item[own]], time=log.time[own], kind=log.kind[own], order=log.order[own]
+            )
+        for h in range(len(codes)):
+            queries.append(Query(cart=np.delete(codes, h), history=history, time=float(when)))
+        targets.append(codes)
+        query_order.append(np.full(len(codes), position, np.int32))
+    if not targets:
+        return queries, np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return queries, np.concatenate(targets).astype(np.int32), np.concatenate(query_order)
+
+
+def evaluate(
+    scorers: Iterable[Scorer], split: Split, ks: Iterable[int] = range(1, 21)
+) -> dict[str, object]:
+    """Rank every query's hidden item with each (already fitted) scorer and average the metrics.
+
+    Scorers must be fitted on ``split.train``: their scores have one column per catalog item.
+
+    Returns:
+        ``{"dataset": split.dataset, "results": {name: {"hr@10", "ndcg@10", "mrr@10", "hr@3",
+        "hr_curve"}}, "timings": {"eval_s": total, "by_method": {name: {"eval_s"}}}}``.
+    """
+    ks = list(ks)
+    n_items = split.train.n_items
+    priority = tie_priority(order_counts(split.train), split.train.items)
+    step = max(1, _CELLS_PER_BATCH // max(n_items, 1))
+    results: dict[str, object] = {}
+    by_method: dict[str, dict[str, float]] = {}
+    for scorer in scorers:
+        started = time.perf_counter()
+        ranks = [np.zeros(0)]
+        for lo in range(0, len(split.queries), step):
+            batch = split.queries[lo:lo + step]
+            scores = np.asarray(scorer.score(batch))
+            if scores.shape != (len(batch), n_items):
+                raise ValueError(
+                    f"{scorer.name} returned scores of shape {scores.shape}; expected "
+                    f"{(len(batch), n_items)} (is it fitted on split.train?)"
+                )
+            ranks.append(target_ranks(scores, split.targets[lo:lo + step], [q.cart for q in batch], priority))
+        results[scorer.name] = metrics_from_ranks(np.concatenate(ranks), ks)
+        by_method[scorer.name] = {"eval_s": round(time.perf_counter() - started, 3)}
+    total = round(sum(t["eval_s"] for t in by_method.values()), 3)
+    return {"dataset": dict(split.dataset), "results": results, "timings": {"eval_s": total, "by_method": by_method}}
+
+
+def fit_all(scorers: Sequence[Scorer], split: Split) -> dict[str, float]:
+    """Fit each scorer on ``split.train``; returns the seconds each took, by name."""
+    seconds: dict[str, float] = {}
+    for scorer in scorers:
+        started = time.perf_counter()
+        scorer.fit(split.train)
+        seconds[scorer.name] = round(time.perf_counter() - started, 3)
+    return seconds

@@ -1,0 +1,139 @@
+"""Serving the trained model with NumPy alone: no Keras, no TensorFlow, no Django.
+
+The web process loads an exported artifact (see :mod:`cart_recommender.ml.export`) once and
+scores carts in-process in well under a millisecond. The forward pass is
+:func:`cart_recommender.ml.network.full_scores` run on NumPy arrays, the same function Keras
+trains, so served scores equal the trained model's (a test checks it).
+
+A :class:`ServingModel` is immutable after loading: ``score`` allocates its own arrays and
+never writes to shared state, so one instance serves many threads.
+
+Example::
+
+    model = ServingModel.load("var/models/v12.npz")
+    code = model.item_index["85123A"]
+    scores = model.score(np.array([code]), History(), now=time.time())
+    top = np.argsort(-scores)[:3]
+    [model.items[i] for i in top]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from cart_recommender.ml.data import History, Query
+from cart_recommender.ml.examples import query_inputs
+from cart_recommender.ml.network import Architecture, full_scores
+
+
+class _NumpyOps:
+    """The array API of :mod:`cart_recommender.ml.network`, on NumPy."""
+
+    take = staticmethod(np.take)
+    matmul = staticmethod(np.matmul)
+    concatenate = staticmethod(np.concatenate)
+    reshape = staticmethod(np.reshape)
+    transpose = staticmethod(np.transpose)
+    expand_dims = staticmethod(np.expand_dims)
+    stack = staticmethod(np.stack)
+    sum = staticmethod(np.sum)
+    mean = staticmethod(np.mean)
+    sqrt = staticmethod(np.sqrt)
+    square = staticmethod(np.square)
+    log1p = staticmethod(np.log1p)
+    maximum = staticmethod(np.maximum)
+    zeros_like = staticmethod(np.zeros_like)
+    ones_like = staticmethod(np.ones_like)
+    equal = staticmethod(np.equal)
+    not_equal = staticmethod(np.not_equal)
+
+    @staticmethod
+    def cast(x: Any, dtype: str) -> np.ndarray:
+        return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def relu(x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, np.float32(0))
+
+    @staticmethod
+    def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    @staticmethod
+    def scatter_rows(index: np.ndarray, value: np.ndarray, cols: int) -> np.ndarray:
+        rows = index.shape[0]
+        flat = (np.arange(rows, dtype=np.int64)[:, None] * cols + index).ravel()
+        out = np.bincount(flat, weights=value.ravel(), minlength=rows * cols)
+        return out.astype(np.float32).reshape(rows, cols)
+
+
+NUMPY_OPS = _NumpyOps()
+
+
+def forward_numpy(
+    params: dict[str, np.ndarray], constants: dict[str, np.ndarray], batch: dict[str, np.ndarray],
+    arch: Architecture,
+) -> np.ndarray:
+    """Scores (B, n_items) for encoded queries; cart items not masked."""
+    return full_scores(NUMPY_OPS, params, constants, batch, arch).astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """A loaded artifact: the catalog ids, the model's weights and the fallback statistics.
+
+    Attributes:
+        items: external item ids; an item's code is its position.
+        item_index: external id -> code.
+        arch: the architecture the weights belong to.
+        manifest: the artifact's JSON manifest (format version, metrics, created, ...).
+        popularity: float32 (n_items,) purchase counts, for fallbacks and reasons.
+        neighbours, neighbour_count: int32 / float32 (n_items, N) co-purchase partners per item
+            (padded with -1 / 0), for fallbacks and "bought together" reasons.
+        extras: any further named arrays the exporter stored (e.g. a baseline's arrays).
+    """
+
+    items: tuple[str, ...]
+    item_index: dict[str, int]
+    arch: Architecture
+    manifest: dict[str, Any]
+    params: dict[str, np.ndarray]
+    constants: dict[str, np.ndarray]
+    popularity: np.ndarray
+    neighbours: np.ndarray
+    neighbour_count: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, source: str | Path | IO[bytes]) -> ServingModel:
+        """Load an artifact written by :func:`cart_recommender.ml.export.save_artifact`."""
+        from cart_recommender.ml.export import read_artifact
+
+        return read_artifact(source)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def codes(self, ids: Sequence[str]) -> np.ndarray:
+        """Codes of the known ids among ``ids`` (unknown ones are dropped)."""
+        return np.asarray([self.item_index[i] for i in ids if i in self.item_index], np.int32)
+
+    def score(self, cart_codes: np.ndarray, history: History | None = None, now: float = 0.0) -> np.ndarray:
+        """Float32 scores (n_items,) for one cart; cart items get ``-inf``."""
+        return self.score_batch([Query(np.asarray(cart_codes, np.int32), history or History(), now)])[0]
+
+    def score_batch(self, queries: Sequence[Query]) -> np.ndarray:
+        """Float32 scores (len(queries), n_items); each query's cart items get ``-inf``."""
+        batch = query_inputs(queries, self.arch)
+        scores = forward_numpy(self.params, self.constants, batch, self.arch)
+        for row, query in enumerate(queries):
+            cart = np.asarray(query.cart)
+            scores[row, cart[(cart >= 0) & (cart < self.n_items)]] = -np.inf
+        return scores

@@ -1,0 +1,142 @@
+"""One training run: fresh leave-one-out examples each epoch, early stopping, budgets, cancel.
+
+The run trains once. The most recent ``val_fraction`` of orders is held out (a time-based
+split) and ranked against the full catalog after every epoch; the weights of the best epoch by
+validation NDCG@10 are kept. The run stops early when validation stops improving for
+``patience`` epochs, when the time budget is spent, or when ``should_stop()`` says so (checked
+every few batches, so a cancel from the admin takes effect within seconds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from cart_recommender.ml.data import EventLog
+from cart_recommender.ml.examples import draw_examples
+from cart_recommender.ml.model import (
+    ProgressCallback,
+    TrainingConfig,
+    TrainingHistory,
+    TrainingStopped,
+    _keras,
+    build_network,
+    prepare,
+)
+from cart_recommender.ml.network import Architecture
+
+
+def _ranking(model: Any, x: dict[str, np.ndarray], k: int = 10, step: int = 512) -> tuple[float, float]:
+    """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded)."""
+    hits, gains = 0.0, 0.0
+    total = x["target"].shape[0]
+    for lo in range(0, total, step):
+        part = {name: value[lo : lo + step] for name, value in x.items()}
+        scores = np.asarray(model.predict_on_batch(part))
+        tgt = part["target"]
+        mine = scores[np.arange(tgt.size), tgt]
+        rank = (scores > mine[:, None]).sum(axis=1)
+        hit = rank < k
+        hits += float(hit.sum())
+        gains += float((hit / np.log2(rank + 2.0)).sum())
+    return hits / max(total, 1), gains / max(total, 1)
+
+
+def train(
+    log: EventLog,
+    config: TrainingConfig,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray], TrainingHistory]:
+    """Fit the model on ``log``; return its architecture, weights, constants and history."""
+    started = time.monotonic()
+    keras = _keras()
+    keras.utils.set_random_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    data = prepare(log, config)
+    arch: Architecture = data["arch"]
+    n = arch.n_items
+    sampled = n > config.full_softmax_max_items
+    logq = None
+    if sampled:
+        q = config.batch_size * data["item_prob"] + config.negatives / n
+        logq = np.log(q).astype(np.float32)
+    model = build_network(arch, data["constants"], config, logq)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, clipnorm=5.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    history = TrainingHistory()
+    val_x = None
+    if len(data["val"].rows):
+        val_x = draw_examples(
+            data["baskets"], data["val"], arch, np.random.default_rng(config.seed + 1),
+            per_basket=10**9, counted=data["counted"], limit=config.max_val_examples,
+        )
+
+    def out_of_time() -> bool:
+        return time.monotonic() - started > config.time_budget_s
+
+    class Guard(keras.callbacks.Callback):
+        reason = ""
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if batch % config.check_every_batches:
+                return
+            if should_stop is not None and should_stop():
+                Guard.reason = "cancelled"
+            elif out_of_time():
+                Guard.reason = "time_budget"
+            if Guard.reason:
+                self.model.stop_training = True
+
+    best, best_weights, waited = -1.0, None, 0
+    b = config.batch_size
+    for epoch in range(config.max_epochs):
+        if should_stop is not None and should_stop():
+            Guard.reason = "cancelled"
+        if Guard.reason or out_of_time():
+            history.stopped = Guard.reason or "time_budget"
+            break
+        x = draw_examples(
+            data["baskets"], data["train"], arch, rng, config.targets_per_basket,
+            data["counted"], limit=config.max_examples_per_epoch,
+        )
+        usable = (x["target"].shape[0] // b) * b
+        if usable == 0:
+            break
+        x = {name: value[:usable] for name, value in x.items()}
+        y = np.tile(np.arange(b, dtype=np.int32), usable // b) if sampled else x["target"]
+        fit = model.fit(x, y, batch_size=b, epochs=1, shuffle=False, verbose=0, callbacks=[Guard()])
+        history.loss.append(float(fit.history["loss"][-1]))
+        history.examples_seen += usable
+        if Guard.reason == "cancelled":
+            history.stopped = "cancelled"
+            break
+        if val_x is not None:
+            hr, ndcg = _ranking(model, val_x)
+        else:
+            hr, ndcg = 0.0, -history.loss[-1]
+        history.val_hr.append(hr)
+        history.val_ndcg.append(ndcg)
+        if ndcg > best:
+            best, best_weights, waited = ndcg, model.get_weights(), 0
+            history.best_epoch = epoch
+        else:
+            waited += 1
+        if progress is not None:
+            progress(epoch + 1, config.max_epochs, history.loss[-1], time.monotonic() - started)
+        if waited >= config.patience:
+            history.stopped = "early_stopping"
+            break
+    else:
+        history.stopped = "max_epochs"
+    if best_weights is None:
+        raise TrainingStopped(f"training stopped before the first epoch finished ({history.stopped})")
+    model.set_weights(best_weights)
+    params = {name: np.asarray(var.numpy(), np.float32) for name, var in model.p.items()}
+    history.seconds = time.monotonic() - started
+    return arch, params, data["constants"], history

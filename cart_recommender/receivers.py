@@ -1,0 +1,31 @@
+"""Signal receivers, connected once from ``CartRecommenderConfig.ready()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.db.models.signals import post_delete, post_save
+
+from cart_recommender import catalog, scoring
+from cart_recommender.models import BundleRule
+from cart_recommender.signals import model_activated
+
+
+def connect() -> None:
+    """Keep the serving path's in-process state fresh in the process that changed things.
+
+    Other processes catch up by themselves: the serving state within ``MODEL_CHECK_SECONDS``,
+    the catalog snapshot within ``CATALOG_REFRESH_SECONDS``.
+    """
+    model_activated.connect(scoring.check_now, dispatch_uid="cart_recommender_serving_activated")
+    post_save.connect(scoring.check_now, sender=BundleRule, dispatch_uid="cart_recommender_rule_saved")
+    post_delete.connect(scoring.check_now, sender=BundleRule, dispatch_uid="cart_recommender_rule_deleted")
+    catalog.connect_product_signals()
+    setting_changed.connect(_settings_changed, dispatch_uid="cart_recommender_serving_settings")
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("CART_RECOMMENDER", "CART_RECOMMENDER_PRODUCT_MODEL"):
+        scoring.reset()
+        catalog.clear_snapshot()

@@ -1,0 +1,107 @@
+"""Counts straight from the Event table: the SQL fallbacks of the serving path.
+
+They serve bundles while no trained model is active, and for products the active model has
+never seen (a product added after the last training run). Product keys are ``str(pk)`` like
+everywhere on the serving path; they are converted to the pk's own type for the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count
+
+from cart_recommender.models import Event
+from cart_recommender.products import get_product_model
+
+#: Events that say a shopper wanted a product, for popularity when purchases are scarce.
+POPULARITY_EVENTS = ("purchase", "add_to_cart")
+
+
+def _pk_values(keys: Sequence[str]) -> list[Any]:
+    to_python = get_product_model()._meta.pk.to_python
+    values = []
+    for key in keys:
+        try:
+            values.append(to_python(key))
+        except Exception:  # a key of the wrong type names no product
+            continue
+    return values
+
+
+def popular_product_keys(limit: int = 500) -> list[str]:
+    """Products by how often they were bought or added to a cart, most popular first."""
+    rows = (
+        Event.objects.filter(event_type__in=POPULARITY_EVENTS)
+        .values("product_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "product_id")[:limit]
+    )
+    return [str(row["product_id"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class CoPurchase:
+    """``candidate`` was bought in ``orders`` orders that also held ``anchor`` (a cart item)."""
+
+    candidate: str
+    anchor: str
+    orders: int
+
+
+def copurchases(cart_keys: Sequence[str], limit: int = 50) -> list[CoPurchase]:
+    """Products bought together with the cart's products, strongest pair first.
+
+    One row per candidate, with the cart item it was most often bought with (for the
+    "Often bought with ..." reason). Candidates already in the cart are left out.
+    """
+    pks = _pk_values(cart_keys)
+    if not pks:
+        return []
+    table = connection.ops.quote_name(Event._meta.db_table)
+    marks = ", ".join(["%s"] * len(pks))
+    sql = (
+        f"SELECT b.product_id, a.product_id, COUNT(DISTINCT a.order_ref) AS n "
+        f"FROM {table} a JOIN {table} b ON a.order_ref = b.order_ref "
+        f"WHERE a.event_type = 'purchase' AND b.event_type = 'purchase' AND a.order_ref <> '' "
+        f"AND a.product_id IN ({marks}) AND b.product_id NOT IN ({marks}) "
+        f"GROUP BY b.product_id, a.product_id ORDER BY n DESC, b.product_id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*pks, *pks, limit * 4])
+        rows = cursor.fetchall()
+    best: dict[str, CoPurchase] = {}
+    for candidate, anchor, n in rows:
+        key = str(candidate)
+        if key not in best:
+            best[key] = CoPurchase(key, str(anchor), int(n))
+    return sorted(best.values(), key=lambda c: -c.orders)[:limit]
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    product: str
+    timestamp: datetime
+    event_type: str
+    order_ref: str
+
+
+def shopper_history(user_id: Any = None, session_key: str = "", limit: int = 200) -> list[HistoryEvent]:
+    """The shopper's own latest events, oldest first; empty without an identity.
+
+    Only the requester's own user id or session key ever reaches this function: it is the
+    personal signal, and nothing else of another shopper is read on the serving path.
+    """
+    if user_id is None and not session_key:
+        return []
+    rows = (
+        Event.objects.for_shopper(user_id=user_id, session_key=session_key)
+        .filter(event_type__in=("view", "click", "add_to_cart", "remove_from_cart", "purchase"))
+        .order_by("-timestamp", "-pk")
+        .values_list("product_id", "timestamp", "event_type", "order_ref")[:limit]
+    )
+    return [HistoryEvent(str(p), t, e, o) for p, t, e, o in reversed(list(rows))]

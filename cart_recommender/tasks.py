@@ -1,0 +1,31 @@
+"""Celery tasks. Thin: they take ids and call the services in :mod:`cart_recommender.training`.
+
+The library never creates a Celery app; the host project's app discovers these tasks
+(``app.autodiscover_tasks()``). Send training to its own queue (``TRAINING_QUEUE``) and run that
+queue on a worker with ``--concurrency 1`` and one task per child process
+(``--max-tasks-per-child 1``) or the solo pool: a process that has run a Keras model cannot be
+forked safely, and a fresh process per run gives its memory back. See README, "Retraining".
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="cart_recommender.retrain", ignore_result=True)
+def retrain(version_id: int) -> str:
+    """Train the queued :class:`~cart_recommender.models.ModelVersion` ``version_id``."""
+    from cart_recommender.training import run_training
+
+    return run_training(version_id).status
+
+
+@shared_task(name="cart_recommender.scheduled_retrain", ignore_result=True)
+def scheduled_retrain() -> int | None:
+    """Queue a retrain unless one is already running: the entry for a Celery beat schedule."""
+    from cart_recommender.training import TrainingInProgress, request_retrain
+
+    try:
+        return request_retrain().pk
+    except TrainingInProgress:
+        return None

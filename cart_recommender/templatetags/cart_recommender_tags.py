@@ -1,0 +1,53 @@
+"""``{% complete_your_cart %}``: the bundle on any page of the shop.
+
+Example::
+
+    {% load cart_recommender_tags %}
+    {% complete_your_cart %}                       {# the request's cart, via the adapter #}
+    {% complete_your_cart lines size=4 %}          {# an explicit cart #}
+    {% complete_your_cart product=product %}       {# a product page: the cart plus this product #}
+
+It renders ``cart_recommender/bundle.html`` (override it in the shop's templates), records a
+``bundle_impression`` event per shown item, and exposes the serving model version in the markup
+(``data-model-version``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from cart_recommender import bundle_views
+from cart_recommender.adapter import get_adapter
+from cart_recommender.bundles import get_bundle
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def complete_your_cart(
+    context: template.Context,
+    cart: Any = None,
+    *,
+    product: Any = None,
+    size: int | None = None,
+    template_name: str = "cart_recommender/bundle.html",
+) -> SafeString:
+    """Render the bundle that completes ``cart`` (default: the request's cart)."""
+    request = context.get("request")
+    adapter = get_adapter()
+    if cart is None:
+        cart = adapter.get_cart(request) if request is not None else []
+    items = list(cart)
+    if product is not None:
+        items.append(product)
+    user = getattr(request, "user", None)
+    session = getattr(request, "session", None)
+    bundle = get_bundle(items, user=user, session_key=getattr(session, "session_key", None) or "", size=size)
+    form = bundle_views.bundle_form(request, bundle) if bundle.items else None
+    if bundle.items and request is not None:
+        bundle_views.record_bundle_events(request, bundle, "bundle_impression")
+    return render_to_string(template_name, {"bundle": bundle, "form": form}, request=request)

@@ -1,0 +1,296 @@
+"""One training run, stage by stage, with its progress, heartbeat and cancel checks.
+
+:func:`cart_recommender.training.run_training` takes the lock and handles the outcome; this
+module does the work in between and keeps the :class:`ModelVersion` row current while it
+works: ``progress`` (what the admin's progress bar polls), ``heartbeat_at`` (what tells a live
+run from a dead worker) and ``log`` (readable lines). Every write is a targeted ``UPDATE`` of
+the fields this run owns, so a concurrent "cancel" from the admin is never overwritten.
+
+Keras is imported here, lazily, only when the model is trained.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+
+from cart_recommender import artifacts, registry
+from cart_recommender.conf import app_settings
+from cart_recommender.models import ModelVersion
+from cart_recommender.snapshot import take_snapshot
+from cart_recommender.training import Cancelled, ProgressCallback, TrainingError, training_params
+
+Status = ModelVersion.Status
+PUSH_EVERY_S = 1.0  # progress/heartbeat writes at most this often
+CANCEL_EVERY_S = 1.0  # cancel_requested read at most this often
+#: TRAINING keys the glue reads itself (the rest configure the model).
+GLUE_PARAMS = {"min_orders", "use_model", "dataset"}
+#: Ties on the gate metric go to the first of these (the simpler scorer after the model).
+METHOD_ORDER = ("model", "copurchase", "personal", "popularity")
+
+
+def choose_serving_method(metrics: dict[str, dict[str, Any]], metric: str) -> str:
+    """The method with the best holdout ``metric``; ties go by :data:`METHOD_ORDER`."""
+    ranked = [m for m in METHOD_ORDER if m in metrics] + sorted(set(metrics) - set(METHOD_ORDER))
+    if not ranked:
+        raise TrainingError("no method could be evaluated")
+    return max(ranked, key=lambda m: (float(metrics[m].get(metric) or 0.0), -ranked.index(m)))
+
+
+class TrainingRun:
+    """The body of one run for one version (see :func:`execute`)."""
+
+    def __init__(self, version: ModelVersion, progress: ProgressCallback | None = None) -> None:
+        self.version = version
+        self.params = training_params(version.params)
+        self.callback = progress
+        self.t0 = time.monotonic()
+        self.fit_t0: float | None = None
+        self.state: dict[str, Any] = {
+            "stage": "starting", "epoch": 0, "epochs": int(self.params.get("max_epochs") or 0),
+            "loss": None, "elapsed_s": 0.0, "eta_s": None,
+        }
+        self._pushed = 0.0
+        self._checked = 0.0
+        self._cancelled = False
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def log(self, line: str) -> None:
+        registry.append_log(self.version.pk, line)
+
+    def update(self, **fields: Any) -> None:
+        ModelVersion.objects.filter(pk=self.version.pk).update(**fields)
+
+    def push(self, force: bool = False) -> None:
+        """Write progress and the heartbeat (throttled); stop if the lock was taken over."""
+        now = time.monotonic()
+        self.state["elapsed_s"] = round(now - self.t0, 1)
+        if self.callback is not None:
+            self.callback(dict(self.state))
+        if not force and now - self._pushed < PUSH_EVERY_S:
+            return
+        self._pushed = now
+        self.update(progress=dict(self.state))
+        if not registry.heartbeat(self.version):
+            raise TrainingError("lost the training lock (another worker took it over)")
+
+    def should_stop(self) -> bool:
+        """True once staff asked to cancel; read from the database at most once a second."""
+        self.push()  # keeps the heartbeat fresh through long epochs
+        now = time.monotonic()
+        if not self._cancelled and now - self._checked >= CANCEL_EVERY_S:
+            self._checked = now
+            self._cancelled = ModelVersion.objects.filter(
+                pk=self.version.pk, cancel_requested=True
+            ).exists()
+        return self._cancelled
+
+    def stage(self, name: str, line: str | None = None) -> None:
+        """Enter a stage: log it, write progress at once, honour a pending cancel."""
+        self.state["stage"] = name
+        self._checked = 0.0
+        if self.should_stop():
+            raise Cancelled()
+        if line:
+            self.log(line)
+        self.push(force=True)
+
+    def on_epoch(self, epoch: int, epochs: int, loss: float | None, elapsed: float) -> None:
+        """The model's progress callback: epoch x of y, loss, and an estimate of the rest."""
+        eta = elapsed / epoch * (epochs - epoch) if epoch else None
+        budget = self.params.get("time_budget_s")
+        if eta is not None and budget:
+            eta = min(eta, max(float(budget) - elapsed, 0.0))
+        self.state.update(
+            epoch=int(epoch), epochs=int(epochs),
+            loss=None if loss is None else round(float(loss), 5),
+            eta_s=None if eta is None else round(eta, 1),
+        )
+        self.push()
+
+    def finish(self, status: str, message: str, *, duration: float, error: str = "") -> None:
+        self.state.update(stage=str(status), eta_s=0 if status == Status.READY else None)
+        self.state["elapsed_s"] = round(duration, 1)
+        self.update(status=status, finished_at=timezone.now(), duration_s=round(duration, 2),
+                    progress=dict(self.state), error=error, heartbeat_at=timezone.now())
+        self.log(message if not error else f"{message}\n{error}")
+        if self.callback is not None:
+            self.callback(dict(self.state))
+
+    # ---------------------------------------------------------------- the work
+
+    def execute(self, workdir: Path) -> None:
+        """Snapshot, split, fit, evaluate, export, store. Raises on any failure."""
+        from cart_recommender.ml import protocol
+
+        if not self.update_started():
+            raise Cancelled()
+        self.stage("snapshot", "reading events")
+        snap = take_snapshot()
+        self.update(data_start=snap.data_start, data_end=snap.data_end,
+                    events_used=snap.events_used, event_counts=snap.event_counts)
+        counts = ", ".join(f"{n} {kind}" for kind, n in snap.event_counts.items()) or "none"
+        self.log(f"{snap.events_used} events ({counts}), {snap.n_orders} orders, "
+                 f"{snap.log.n_items} products")
+
+        self.stage("split", "splitting on time (evaluation protocol v1)")
+        split = protocol.split(snap.log)
+        self.check_enough_data(split, snap.n_orders)
+        self.log("holdout: " + ", ".join(f"{k} {v}" for k, v in split.dataset.items()))
+
+        self.stage("baselines", "fitting the baselines")
+        baselines = fit_baselines(split.train)
+        model, history = None, {}
+        if self.params.get("use_model", True):
+            missing = model_unavailable()
+            if missing:
+                self.log(f"model unavailable ({missing}); serving with the best baseline")
+            else:
+                self.stage("model", "training the model")
+                model, history = self.fit_model(split.train)
+
+        self.stage("evaluate", "evaluating every method on the holdout")
+        result = protocol.evaluate([*baselines, *([model] if model else [])], split)
+        metrics = result["results"]
+        metric = app_settings.GATE_METRIC
+        serving = choose_serving_method(metrics, metric)
+        table = "; ".join(f"{m} {metrics[m].get(metric, 0):.4f}" for m in metrics)
+        self.log(f"holdout {metric}: {table}; serving with {serving}")
+        self.update(metrics=metrics, history=history, serving_method=serving,
+                    params={**self.params, "dataset": result.get("dataset", {})})
+
+        self.stage("export", "exporting the artifact")
+        local = workdir / f"v{self.version.pk}.npz"
+        export_artifact(
+            local, model=model, baselines=baselines, items=split.train.items,
+            metrics={m: _headline(v) for m, v in metrics.items()}, train_log=split.train,
+            training={"version": self.version.pk, "serving_method": serving,
+                      "history": history, "params": self.params},
+            params=self.params,
+        )
+        name, size = artifacts.store_artifact(self.version.pk, local)
+        self.update(artifact=name, artifact_size=size)
+        self.log(f"stored {name} ({size / 1e6:.2f} MB)")
+        if self.should_stop():
+            raise Cancelled()
+
+    def check_enough_data(self, split: Any, n_orders: int) -> None:
+        """Refuse to train when the holdout or the training part would be empty or tiny."""
+        min_orders = int(self.params.get("min_orders") or 1)
+        train_orders = split.dataset.get("train_orders", 0)
+        if split.dataset.get("queries", 0) and train_orders >= min_orders:
+            return
+        raise TrainingError(
+            f"too little data to train: {n_orders} orders; the holdout has "
+            f"{split.dataset.get('test_orders', 0)} recent orders with 2+ distinct products and "
+            f"training has {train_orders} orders (at least one holdout order and {min_orders} "
+            "training orders are needed)"
+        )
+
+    def fit_model(self, train: Any) -> tuple[Any, dict[str, Any]]:
+        """Train the Keras model once on the training part (early stopping inside the fit)."""
+        from cart_recommender.ml.model import SequenceModel, TrainingConfig, TrainingStopped
+
+        known = TrainingConfig.__dataclass_fields__
+        ignored = sorted(set(self.params) - set(known) - GLUE_PARAMS)
+        if ignored:
+            self.log(f"ignored unknown training parameters: {', '.join(ignored)}")
+        config = TrainingConfig.from_dict({k: v for k, v in self.params.items() if k in known})
+        self.state["epochs"] = config.max_epochs
+        try:
+            model = SequenceModel(config).fit(train, progress=self.on_epoch,
+                                              should_stop=self.should_stop)
+        except TrainingStopped:
+            if self.should_stop():
+                raise Cancelled() from None
+            raise
+        if self.should_stop():
+            raise Cancelled()
+        history = model.history.to_dict()
+        self.log(f"model trained: {len(history.get('loss', []))} epochs in "
+                 f"{history.get('seconds', 0):.1f} s (stopped: {history.get('stopped') or 'max_epochs'})")
+        return model, history
+
+    def update_started(self) -> bool:
+        now = timezone.now()
+        return bool(
+            ModelVersion.objects.filter(pk=self.version.pk, status=Status.QUEUED).update(
+                status=Status.TRAINING, started_at=now, heartbeat_at=now,
+                progress=dict(self.state, stage="starting"),
+            )
+        )
+
+
+# ------------------------------------------------------------------------- the ML core
+
+
+BASELINE_NAMES = ("popularity", "copurchase", "personal")
+
+
+def fit_baselines(train: Any) -> list[Any]:
+    """The three baselines, fitted on the training part of the split."""
+    from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
+
+    return [Popularity().fit(train), CoPurchase().fit(train), Personal().fit(train)]
+
+
+def model_unavailable() -> str:
+    """Why the Keras model cannot be trained here ("" when it can)."""
+    import importlib.util
+
+    for module in ("keras", "cart_recommender.ml.model"):
+        try:
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed"
+        except ImportError as exc:
+            return str(exc)
+    return ""
+
+
+def _headline(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "hr_curve"}
+
+
+def export_artifact(path: Path, *, model: Any, baselines: list[Any], items: list[str],
+                    metrics: dict[str, Any], training: dict[str, Any], train_log: Any,
+                    params: dict[str, Any]) -> None:
+    """Write the one ``.npz`` artifact: item ids, model weights, the baselines' arrays.
+
+    Without a trained model (``use_model`` off, or no Keras on this worker) the artifact keeps
+    the same format so serving code has one path: the co-purchase tables are computed with
+    NumPy as for a model, the weights are zeros, and the manifest says ``model_trained:
+    false``. Such a version never serves with "model", because the model was not evaluated.
+    """
+    from cart_recommender.ml.export import save_artifact
+
+    extras: dict[str, Any] = {}
+    for scorer in baselines:
+        for key, value in scorer.to_arrays().items():
+            if key != "popularity" or scorer.name == "popularity":
+                extras[f"{scorer.name}/{key}"] = value
+    if model is not None:
+        arch, weights, constants = model.arch, model.params, model.constants
+    else:
+        arch, weights, constants = untrained_model_arrays(train_log, params)
+    save_artifact(path, items=list(items), arch=arch, params=weights, constants=constants,
+                  metrics=metrics, training={**training, "model_trained": model is not None},
+                  extras=extras)
+
+
+def untrained_model_arrays(train_log: Any, params: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Architecture, zero weights and the NumPy-computed co-purchase tables (no Keras)."""
+    import numpy as np
+
+    from cart_recommender.ml.model import TrainingConfig, prepare
+    from cart_recommender.ml.network import param_shapes
+
+    known = TrainingConfig.__dataclass_fields__
+    config = TrainingConfig.from_dict({k: v for k, v in params.items() if k in known})
+    prepared = prepare(train_log, config)
+    arch = prepared["arch"]
+    weights = {name: np.zeros(shape, np.float32) for name, (shape, _) in param_shapes(arch).items()}
+    return arch, weights, prepared["constants"]

@@ -1,0 +1,109 @@
+"""The Keras sequence model: a real (tiny) training run, reproducibility, cancel, parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cart_recommender.ml.baselines import Popularity
+from cart_recommender.ml.examples import query_inputs
+from cart_recommender.ml.model import SequenceModel, TrainingConfig, TrainingStopped, build_network
+from cart_recommender.ml.serving import ServingModel, forward_numpy
+from tests.ml.synthetic import hit_rate, queries_from, synthetic_log
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(dim=16, heads=2, max_history=8, neighbours=8, batch_size=64, max_epochs=6, patience=6,
+            learning_rate=5e-3, targets_per_basket=3, time_budget_s=120)
+
+
+@pytest.fixture(scope="module")
+def data():
+    log = synthetic_log(seed=1)
+    return log, *queries_from(log, last_orders=60)
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    log, _, _ = data
+    epochs: list[tuple] = []
+    model = SequenceModel(TrainingConfig(seed=5, **TINY)).fit(
+        log, progress=lambda *args: epochs.append(args)
+    )
+    return model, epochs
+
+
+def test_training_learns_the_shop(data, trained):
+    log, queries, targets = data
+    model, epochs = trained
+    history = model.history
+    assert len(history.loss) == len(epochs) >= 2 and history.stopped in ("max_epochs", "early_stopping")
+    assert history.loss[-1] < history.loss[0]
+    assert [e[0] for e in epochs] == list(range(1, len(epochs) + 1))
+    assert all(e[1] == TINY["max_epochs"] and e[3] > 0 for e in epochs)
+    scores = model.score(queries)
+    popular = Popularity().fit(log).score(queries)
+    for row, q in enumerate(queries):
+        popular[row, q.cart] = -np.inf
+    # Pairs bought together plus each shopper's favourites: far above popularity.
+    assert hit_rate(scores, targets, k=3) > hit_rate(popular, targets, k=3) + 0.2
+
+
+def test_same_seed_same_model(data, trained):
+    log, queries, _ = data
+    again = SequenceModel(TrainingConfig(seed=5, **TINY)).fit(log)
+    np.testing.assert_allclose(again.score(queries), trained[0].score(queries), atol=1e-5)
+    assert again.history.loss == pytest.approx(trained[0].history.loss, abs=1e-5)
+
+
+def test_keras_and_numpy_forward_passes_agree(data, trained):
+    log, queries, _ = data
+    model = trained[0]
+    net = build_network(model.arch, model.constants, model.config)
+    for name, var in net.p.items():
+        var.assign(model.params[name])
+    x = query_inputs(queries, model.arch)
+    keras_scores = np.asarray(net.predict_on_batch(x))
+    numpy_scores = forward_numpy(model.params, model.constants, x, model.arch)
+    n = model.arch.n_items
+    for row, q in enumerate(queries):
+        keep = np.setdiff1d(np.arange(n), q.cart)
+        diff = np.abs(keras_scores[row, keep] - numpy_scores[row, keep]).max()
+        assert diff < 1e-4, (row, diff)
+        top_keras = keep[np.argsort(-keras_scores[row, keep], kind="stable")[:10]]
+        top_numpy = keep[np.argsort(-numpy_scores[row, keep], kind="stable")[:10]]
+        assert top_keras.tolist() == top_numpy.tolist()
+
+
+def test_exported_model_serves_the_trained_scores(data, trained, tmp_path):
+    _, queries, _ = data
+    model = trained[0]
+    manifest = model.export(tmp_path / "m.npz", metrics={"ndcg@10": 0.3})
+    assert manifest["training"]["history"]["loss"] == model.history.loss
+    served = ServingModel.load(tmp_path / "m.npz").score_batch(queries)
+    np.testing.assert_allclose(served, model.score(queries), atol=1e-5)
+
+
+def test_should_stop_is_honoured(data):
+    log, _, _ = data
+    calls = {"n": 0}
+
+    def after_some_batches() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    model = SequenceModel(TrainingConfig(seed=2, **{**TINY, "check_every_batches": 1}))
+    model.fit(log, should_stop=after_some_batches)
+    assert model.history.stopped == "cancelled" and len(model.history.loss) == 1
+    with pytest.raises(TrainingStopped):
+        SequenceModel(TrainingConfig(seed=2, **TINY)).fit(log, should_stop=lambda: True)
+
+
+def test_sampled_softmax_for_large_catalogs(data):
+    log, queries, targets = data
+    model = SequenceModel(TrainingConfig(
+        seed=3, **{**TINY, "full_softmax_max_items": 10, "negatives": 16, "max_epochs": 3}
+    )).fit(log)
+    scores = model.score(queries)
+    assert np.isfinite(scores[~np.isneginf(scores)]).all()
+    assert hit_rate(scores, targets, k=10) > 0.3

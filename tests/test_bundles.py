@@ -1,0 +1,162 @@
+"""The bundle engine's rules and fallbacks, on a hand-made shop whose right answers are known."""
+
+from decimal import Decimal
+
+import pytest
+
+from cart_recommender.adapter import CartLine
+from cart_recommender.bundles import BundleError, frequently_bought_together, get_bundle
+from cart_recommender.models import BundleRule, Event
+from tests.bundle_data import fresh_serving, make_shop, recommender_settings  # noqa: F401
+from tests.testapp.models import Article
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving")]
+
+
+def keys(bundle):
+    return [item.product_id for item in bundle.items]
+
+
+def test_copurchase_fallback_without_a_model_gives_a_coherent_set():
+    make_shop()
+    bundle = get_bundle([CartLine("TEA")], size=3)
+    # POT is bought most often with tea but is not sellable; MUG2 shares MUG1's category
+    assert keys(bundle) == ["MUG1", "BISC", "SPOON"]
+    assert bundle.model_version == "baseline"
+    assert bundle.method == "copurchase"
+    assert [i.reason for i in bundle.items] == ["Often bought with Green tea"] * 3
+    assert bundle.total == Decimal("12.50")
+    assert bundle.cart_total == Decimal("4.50")
+
+
+def test_never_offers_what_is_in_the_cart():
+    make_shop()
+    bundle = get_bundle(["TEA", "MUG1", "BISC"], size=3)
+    assert not {"TEA", "MUG1", "BISC"} & set(keys(bundle))
+    assert keys(bundle)[0] == "MUG2"  # the other mug is now the best companion
+
+
+def test_not_sellable_is_checked_live_even_when_the_snapshot_is_older():
+    make_shop()
+    assert "MUG1" in keys(get_bundle(["TEA"], size=3))
+    # a queryset update sends no signal: only the live SQL check can see it
+    Article.objects.filter(ean="MUG1").update(available=False)
+    with recommender_settings(CACHE_ALIAS=None):
+        assert "MUG1" not in keys(get_bundle(["TEA"], size=3))
+
+
+def test_category_cap_is_configurable():
+    make_shop()
+    with recommender_settings(CATEGORY_CAP=2):
+        assert keys(get_bundle(["TEA"], size=3)) == ["MUG1", "MUG2", "BISC"]
+    with recommender_settings(CATEGORY_CAP=None):
+        assert keys(get_bundle(["TEA"], size=2)) == ["MUG1", "MUG2"]
+
+
+def test_free_shipping_threshold_prefers_a_set_that_reaches_it():
+    make_shop()
+    plain = get_bundle(["TEA"], size=3)
+    assert plain.cart_total + plain.total < 30
+    with recommender_settings(FREE_SHIPPING_THRESHOLD=30):
+        bundle = get_bundle(["TEA"], size=3)
+    # the lowest-ranked item gives way to the cheapest swap that reaches 30.00
+    assert bundle.reaches_free_shipping
+    assert bundle.cart_total + bundle.total >= 30
+    assert keys(bundle)[:2] == ["MUG1", "BISC"]
+    assert bundle.free_shipping_threshold == Decimal(30)
+
+
+def test_threshold_already_reached_keeps_the_best_ranked_set():
+    make_shop()
+    with recommender_settings(FREE_SHIPPING_THRESHOLD=5):
+        bundle = get_bundle([CartLine("TEA", quantity=2)], size=3)
+    assert keys(bundle) == ["MUG1", "BISC", "SPOON"]
+    assert bundle.cart_total == Decimal("9.00")
+
+
+def test_pinned_companions_come_first_and_blocked_never_appear():
+    articles = make_shop()
+    BundleRule.objects.create(product=articles["TEA"], companion=articles["LUXE"], kind="pin")
+    BundleRule.objects.create(product=articles["TEA"], companion=articles["MUG1"], kind="block")
+    bundle = get_bundle(["TEA"], size=3)
+    assert keys(bundle)[0] == "LUXE"
+    assert bundle.items[0].reason == "Goes with Green tea"
+    assert "MUG1" not in keys(bundle)
+    assert keys(bundle)[1:] == ["MUG2", "BISC"]
+
+
+def test_rules_of_other_products_do_not_apply():
+    articles = make_shop()
+    BundleRule.objects.create(product=articles["CAKE"], companion=articles["MUG1"], kind="block")
+    assert "MUG1" in keys(get_bundle(["TEA"], size=3))
+
+
+def test_discount_from_settings():
+    make_shop()
+    with recommender_settings(BUNDLE_DISCOUNT_PERCENT=10):
+        bundle = get_bundle(["TEA"], size=3)
+    assert bundle.total == Decimal("12.50")
+    assert bundle.discount == Decimal("1.25")
+    assert bundle.total_after_discount == Decimal("11.25")
+
+
+def test_unknown_product_falls_back_to_popularity():
+    make_shop()
+    bundle = get_bundle(["NOSUCH"], size=2)
+    assert keys(bundle)[0] == "CAKE"
+    assert bundle.method == "popularity"
+    assert bundle.items[0].reason == "Popular with other shoppers"
+
+
+def test_empty_event_table_still_fills_the_bundle_from_the_catalog():
+    make_shop(with_events=False)
+    bundle = get_bundle(["TEA"], size=3)
+    assert len(bundle) == 3
+    assert bundle.method == "catalog"
+    assert "TEA" not in keys(bundle) and "POT" not in keys(bundle)
+    categories = [i.category for i in bundle.items]
+    assert len(set(categories)) == 3
+
+
+def test_empty_cart_and_new_shopper_get_popular_items():
+    make_shop()
+    bundle = get_bundle([], session_key="brand-new-session", size=3)
+    assert keys(bundle)[0] == "CAKE" and len(bundle) == 3
+
+
+def test_personal_signal_uses_only_the_shoppers_own_history(django_user_model):
+    articles = make_shop()
+    me = django_user_model.objects.create_user("me")
+    other = django_user_model.objects.create_user("other")
+    Event.objects.create(event_type="purchase", product=articles["LUXE"], user=me, order_ref="m1")
+    Event.objects.create(event_type="purchase", product=articles["SPOON"], user=other, order_ref="x1")
+    mine = get_bundle(["NOSUCH"], user=me, size=3)
+    assert keys(mine)[0] == "LUXE"
+    assert mine.items[0].reason == "You bought this before"
+    theirs = get_bundle(["NOSUCH"], user=other, size=3)
+    assert "LUXE" not in keys(theirs)[:1]
+    assert keys(get_bundle(["NOSUCH"], size=3))[0] == "CAKE"
+
+
+def test_frequently_bought_together_ignores_history(django_user_model):
+    articles = make_shop()
+    me = django_user_model.objects.create_user("me")
+    Event.objects.create(event_type="purchase", product=articles["LUXE"], user=me, order_ref="m1")
+    assert keys(frequently_bought_together("TEA", size=2)) == ["MUG1", "BISC"]
+
+
+def test_sizes_and_cart_limits_are_validated():
+    make_shop()
+    for bad in (0, -1, 11, "3", 2.5, True):
+        with pytest.raises(BundleError):
+            get_bundle(["TEA"], size=bad)
+    with recommender_settings(MAX_CART_ITEMS=2), pytest.raises(BundleError):
+        get_bundle(["TEA", "MUG1", "BISC"])
+
+
+def test_results_are_cached_and_keyed_by_cart_and_shopper(django_assert_num_queries):
+    make_shop()
+    first = get_bundle(["TEA"], size=3)
+    with django_assert_num_queries(0):
+        assert get_bundle(["TEA"], size=3) == first
+    assert keys(get_bundle(["TEA", "MUG1"], size=3)) != keys(first)

@@ -1,0 +1,107 @@
+"""The serving state of a process: which version serves, rules, fallbacks, the catalog snapshot."""
+
+import logging
+import time
+
+import pytest
+
+from cart_recommender import catalog, registry, scoring
+from cart_recommender.adapter import DefaultShopAdapter
+from cart_recommender.bundles import get_bundle
+from cart_recommender.models import BundleRule, ModelVersion
+from tests.bundle_data import fresh_serving, make_shop, recommender_settings  # noqa: F401
+from tests.testapp.models import Article
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving")]
+
+
+def test_no_active_version_serves_the_baseline():
+    state = scoring.get_state()
+    assert state.model is None and state.label == "baseline"
+
+
+def test_an_unreadable_artifact_falls_back_and_is_not_retried_on_every_request(caplog, django_assert_num_queries):
+    make_shop()
+    version = ModelVersion.objects.create(status="ready", serving_method="model",
+                                          artifact="cart_recommender/models/missing.npz")
+    registry.activate(version)
+    with recommender_settings(MODEL_CHECK_SECONDS=0), caplog.at_level(logging.ERROR):
+        state = scoring.get_state()
+        assert state.label == "baseline"
+        assert "cannot load model version" in caplog.text
+        caplog.clear()
+        scoring.get_state()
+        assert caplog.text == ""  # the same broken version is not loaded again
+    bundle = get_bundle(["TEA"], size=3)
+    assert bundle.model_version == "baseline" and len(bundle) == 3
+
+
+def test_the_state_is_rechecked_only_every_model_check_seconds(django_assert_num_queries):
+    scoring.get_state()
+    with django_assert_num_queries(0):
+        for _ in range(5):
+            scoring.get_state()
+    with recommender_settings(MODEL_CHECK_SECONDS=0), django_assert_num_queries(3):
+        scoring.get_state()
+
+
+def test_token_changes_with_rules_and_activations():
+    articles = make_shop()
+    first = scoring.get_state().token
+    BundleRule.objects.create(product=articles["TEA"], companion=articles["CAKE"], kind="pin")
+    second = scoring.get_state().token  # the rule's post_save made this process re-check
+    assert second != first
+    assert scoring.get_state().pins == {"TEA": ("CAKE",)}
+    rule = BundleRule.objects.get()
+    rule.kind = "block"
+    rule.save()
+    third = scoring.get_state()
+    assert third.token not in (first, second)
+    assert third.blocks == {"TEA": frozenset({"CAKE"})} and third.pins == {}
+
+
+def test_the_activation_signal_makes_the_next_request_recheck(django_capture_on_commit_callbacks):
+    make_shop()
+    scoring.get_state()
+    version = ModelVersion.objects.create(status="ready", serving_method="model", artifact="x.npz")
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.activate(version)
+    assert scoring._holder.checked_at == float("-inf")
+
+
+def test_snapshot_from_columns_equals_the_adapters_answers():
+    make_shop()
+    default = DefaultShopAdapter()
+    assert catalog._uses_column_readers(default)
+    fast = {i.key: i for i in catalog._read_columns(default)}
+    slow = {i.key: i for i in catalog._read_instances(default)}
+    assert fast == slow and len(fast) == len(Article.objects.all())
+    assert fast["POT"].sellable is False and fast["TEA"].category == "tea"
+
+
+def test_test_shops_adapter_overrides_prices_so_products_are_read_one_by_one():
+    make_shop()
+    snap = catalog.get_snapshot()
+    assert not catalog._uses_column_readers(type("A", (DefaultShopAdapter,), {"get_price": lambda s, p: 1})())
+    assert str(snap.get("TEA").price) == "4.50"  # price_cents / 100, as the adapter says
+
+
+def test_snapshot_is_dropped_when_a_product_is_saved_in_this_process():
+    make_shop()
+    first = catalog.get_snapshot()
+    assert catalog.get_snapshot() is first
+    Article.objects.create(ean="NEW", title="New thing", price_cents=100, shelf="new")
+    assert catalog.get_snapshot() is not first
+    assert catalog.get_snapshot().get("NEW") is not None
+
+
+def test_a_stale_snapshot_keeps_serving_while_it_is_rebuilt():
+    make_shop()
+    first = catalog.get_snapshot()
+    with recommender_settings(CATALOG_REFRESH_SECONDS=0):
+        catalog._holder.snapshot = first  # the settings change dropped it
+        assert catalog.get_snapshot() is first  # answered at once, rebuild runs in a thread
+        deadline = time.monotonic() + 20
+        while catalog._holder.rebuilding and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not catalog._holder.rebuilding

@@ -1,0 +1,169 @@
+"""Training runs in-process on tiny real data: outcome, records, gate, failures, cancel, command."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from cart_recommender import artifacts, registry, training
+from cart_recommender.models import Event, ModelVersion, TrainingLock
+from cart_recommender.snapshot import take_snapshot
+from tests.testapp.models import Article
+from tests.training_data import START, make_articles, make_orders, ready_version
+
+pytestmark = pytest.mark.django_db
+BASELINES = {"use_model": False}
+TINY_MODEL = {"max_epochs": 2, "time_budget_s": 60, "dim": 16, "batch_size": 64, "patience": 5}
+
+
+def _train(params=None, **kwargs):
+    version = training.create_version(params=params)
+    return training.run_training(version.pk, **kwargs)
+
+
+def test_snapshot_maps_shoppers_orders_and_skips_bundle_events(django_user_model):
+    a, b = make_articles(2)
+    user = django_user_model.objects.create_user("shopper")
+    Event.objects.create(event_type="purchase", product=a, user=user, order_ref="A1", timestamp=START)
+    Event.objects.create(event_type="purchase", product=b, session_key="sess", timestamp=START)
+    Event.objects.create(event_type="purchase", product=a, session_key="sess", timestamp=START)
+    Event.objects.create(event_type="purchase", product=b, timestamp=START)  # nobody, no order
+    Event.objects.create(event_type="view", product=b, shopper_ref="crm-7", timestamp=START)
+    Event.objects.create(event_type="bundle_click", product=b, shopper_ref="crm-7", timestamp=START)
+    Event.objects.create(event_type="view", product=a, timestamp=START + timedelta(days=400))
+    snap = take_snapshot(until=START + timedelta(days=1))
+    log = snap.log
+    assert snap.events_used == 5 and snap.event_counts == {"view": 1, "purchase": 4}
+    assert snap.data_start == snap.data_end == START
+    assert set(log.items) == {a.pk, b.pk}
+    assert set(log.shoppers) == {f"u{user.pk}", "s:sess", "r:crm-7"}
+    # the session's two orderless purchases of one second form one basket
+    assert len(log.orders) == 3 and "A1" in log.orders
+
+
+def test_baselines_only_run_records_everything_and_goes_live():
+    events = make_orders(60)
+    version = _train(BASELINES)
+    assert version.status == "active", version.error
+    assert version.events_used == events
+    assert version.event_counts == {"view": events // 3, "add_to_cart": events // 3,
+                                    "purchase": events // 3}
+    assert version.data_start < version.data_end
+    assert set(version.metrics) == {"popularity", "copurchase", "personal"}
+    for values in version.metrics.values():
+        assert {"hr@10", "ndcg@10", "mrr@10", "hr@3"} <= set(values)
+        assert len(values["hr_curve"]) == 20
+    best = max(v["ndcg@10"] for v in version.metrics.values())
+    assert version.metrics[version.serving_method]["ndcg@10"] == best
+    assert version.artifact and version.artifact_size > 0
+    assert artifacts.get_storage().size(version.artifact) == version.artifact_size
+    served = artifacts.load_serving_model(version)  # one format, with or without the model
+    assert served.manifest["training"]["model_trained"] is False
+    assert served.manifest["training"]["serving_method"] == version.serving_method
+    assert "copurchase/neighbour_items" in served.extras
+    assert version.params["dataset"]["test_orders"] > 0
+    assert version.progress["stage"] == "ready" and version.duration_s > 0
+    assert "serving with" in version.log and "activated" in version.log
+    assert TrainingLock.objects.get().holder is None
+    assert version.activations.get().automatic
+
+
+def test_too_little_data_fails_and_the_active_version_keeps_serving():
+    active = ready_version(0.1)
+    registry.activate(active)
+    make_orders(2)
+    version = _train(BASELINES)
+    assert version.status == "failed"
+    assert "too little data" in version.error and "Traceback" in version.error
+    assert "too little data" in version.log
+    assert ModelVersion.objects.get_active() == active
+    assert TrainingLock.objects.get().holder is None
+    assert not version.artifact
+
+
+def test_auto_gate_keeps_a_better_active_version():
+    make_orders(60)
+    champion = ready_version(1.0, method="copurchase")
+    registry.activate(champion)
+    version = _train(BASELINES)
+    assert version.status == "ready"
+    assert "left ready, not activated" in version.log
+    assert ModelVersion.objects.get_active() == champion
+
+
+def test_auto_gate_replaces_a_worse_active_version():
+    make_orders(60)
+    registry.activate(ready_version(0.0))
+    version = _train(BASELINES)
+    assert version.status == "active"
+
+
+def test_manual_gate_never_activates():
+    make_orders(60)
+    with override_settings(CART_RECOMMENDER={"ACTIVATION_GATE": "manual"}):
+        version = _train(BASELINES)
+    assert version.status == "ready"
+    assert ModelVersion.objects.get_active() is None
+
+
+def test_a_running_training_stops_at_its_next_check_when_cancelled():
+    make_orders(60)
+    active = ready_version(0.1)
+    registry.activate(active)
+    version = training.create_version(params=BASELINES)
+
+    def cancel_during_baselines(state):
+        if state["stage"] == "baselines":
+            training.request_cancel(ModelVersion.objects.get(pk=version.pk))
+
+    version = training.run_training(version.pk, progress=cancel_during_baselines)
+    assert version.status == "cancelled"
+    assert version.cancel_requested and not version.metrics
+    assert ModelVersion.objects.get_active() == active
+    assert TrainingLock.objects.get().holder is None
+
+
+def test_a_run_refuses_to_start_while_another_holds_the_lock():
+    make_orders(60)
+    other = ModelVersion.objects.create(status="training")
+    registry.acquire_lock(other)
+    version = ModelVersion.objects.create(status="queued", params=BASELINES)
+    version = training.run_training(version.pk)
+    assert version.status == "failed" and f"v{other.pk}" in version.error
+    assert TrainingLock.objects.get().holder == other
+
+
+def test_command_trains_without_activating(capsys):
+    make_orders(60)
+    call_command("cart_recommender_train", "--baselines-only", "--no-activate")
+    out = capsys.readouterr().out
+    version = ModelVersion.objects.get()
+    assert version.status == "ready"
+    assert f"v{version.pk} ready" in out and "serving with" in out
+
+
+def test_command_reports_failure():
+    Article.objects.create(ean="1", title="lonely")
+    with pytest.raises(CommandError, match="too little data"):
+        call_command("cart_recommender_train", "--baselines-only")
+    assert ModelVersion.objects.get().status == "failed"
+
+
+@pytest.mark.slow
+def test_model_run_trains_once_and_ships_a_loadable_artifact():
+    make_orders(80)
+    seen = []
+    version = _train(TINY_MODEL, progress=seen.append)
+    assert version.status == "active", version.log
+    assert {"model", "popularity", "copurchase", "personal"} == set(version.metrics)
+    assert len(version.metrics["model"]["hr_curve"]) == 20
+    assert 1 <= len(version.history["loss"]) <= 2
+    epochs = [s for s in seen if s["stage"] == "model" and s["epoch"]]
+    assert epochs and epochs[-1]["epochs"] == 2 and epochs[-1]["loss"] is not None
+    assert [s["stage"] for s in seen][-1] == "ready"
+    served = artifacts.load_serving_model(version)
+    assert set(served.items) <= set(Article.objects.values_list("ean", flat=True))
+    cart = served.codes([served.items[0]])
+    scores = served.score(cart)
+    assert scores.shape == (len(served.items),) and scores[cart[0]] == float("-inf")
