@@ -28,7 +28,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.cache import caches
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from cart_recommender import catalog, scoring, stats
@@ -259,39 +258,23 @@ def _build(
         full = offer((Candidate(k, (n - i) / n) for i, k in enumerate(snap.popular)), "popularity")
     if not full:
         offer((Candidate(k, 0.0) for k in snap.products), "catalog")
-    pool = _live_sellable(pool, cart, snap)
+    pool = _live_sellable(pool)
     chosen = _choose(pool, snap, quantities, size, cap)
     return _assemble(state, snap, quantities, chosen, history)
 
 
-def _live_sellable(
-    pool: list[tuple[Candidate, str]], cart: Sequence[str], snap: CatalogSnapshot
-) -> list[tuple[Candidate, str]]:
-    """Drop candidates the shop stopped selling since the snapshot: one indexed query.
-
-    While the snapshot lacks display data (names, URLs) of the pool or the cart, the same
-    query brings the products along and fills it in, so the query stays one.
-    """
+def _live_sellable(pool: list[tuple[Candidate, str]]) -> list[tuple[Candidate, str]]:
+    """Drop candidates the shop stopped selling since the snapshot: one indexed query."""
     if not pool:
         return pool
-    adapter = get_adapter()
-    keys = [cand.key for cand, _ in pool]
-    sellable = adapter.sellable_queryset()
-    need = [k for k in (*keys, *cart) if k not in snap.displays]
-    if not need:
-        live = {str(pk) for pk in sellable.filter(pk__in=keys).values_list("pk", flat=True)}
-    else:
-        live = set()
-        wanted = set(keys)
-        products = adapter.product_queryset().filter(pk__in=list({*keys, *need})).annotate(
-            cart_recommender_sellable=Exists(sellable.filter(pk=OuterRef("pk")))
-        )
-        for product in products:
-            key = str(product.pk)
-            snap.displays[key] = adapter.get_display(product)
-            if key in wanted and product.cart_recommender_sellable:
-                live.add(key)
+    live = sellable_keys([cand.key for cand, _ in pool])
     return [(cand, source) for cand, source in pool if cand.key in live]
+
+
+def sellable_keys(keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` the adapter's ``sellable_queryset()`` holds right now."""
+    queryset = get_adapter().sellable_queryset().filter(pk__in=keys)
+    return {str(pk) for pk in queryset.values_list("pk", flat=True)}
 
 
 def _price(info: ProductInfo | None) -> Decimal:

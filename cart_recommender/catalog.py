@@ -5,8 +5,9 @@ the adapter per request means loading model instances on every request; instead 
 keeps a snapshot and reuses it. When the adapter keeps the default readers (``get_price``,
 ``get_category``, ``is_sellable``, ``get_external_id``) the snapshot is read as plain column
 values in one query (20,000 products in well under a second); an adapter that overrides one
-of them is asked product by product. Display data (name, URL, image) is only needed for the
-few products a bundle shows, so it is fetched on first use and kept with the snapshot.
+of them is asked product by product, with instances built from the same rows. Display data
+(name, URL, image) is only needed for the few products a bundle shows: it is made on first use
+from the kept row (no query) and remembered with the snapshot.
 
 Staleness bound: a snapshot older than ``CART_RECOMMENDER["CATALOG_REFRESH_SECONDS"]`` is
 rebuilt in a background thread (requests keep using the old one meanwhile), and a product
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db import models
 from django.db.models.signals import post_delete, post_save
 
 from cart_recommender.adapter import DefaultShopAdapter, ProductDisplay, get_adapter
@@ -59,6 +61,9 @@ class CatalogSnapshot:
     popular: list[str] = field(default_factory=list)
     built_at: float = 0.0
     displays: dict[str, ProductDisplay] = field(default_factory=dict)
+    #: Column values per product (see :func:`row_fields`): display data is made from these.
+    rows: dict[str, tuple] = field(default_factory=dict)
+    row_fields: tuple[str, ...] = ()
 
     def get(self, key: Any) -> ProductInfo | None:
         return self.products.get(str(key))
@@ -67,14 +72,25 @@ class CatalogSnapshot:
         return self.by_external_id.get(str(external_id))
 
     def display(self, keys: Iterable[str]) -> dict[str, ProductDisplay]:
-        """Names, URLs and images of ``keys``; the ones not seen yet cost one query together."""
-        keys = list(keys)
-        missing = [k for k in keys if k not in self.displays]
-        if missing:
-            adapter = get_adapter()
-            for product in adapter.product_queryset().filter(pk__in=missing):
-                self.displays[str(product.pk)] = adapter.get_display(product)
-        return {k: self.displays[k] for k in keys if k in self.displays}
+        """Names, URLs and images of ``keys``, made on first use from the kept column values.
+
+        No query: the adapter's ``get_display`` gets a product instance built from the row
+        the snapshot read (fields it did not keep, such as long texts, load on access).
+        """
+        out: dict[str, ProductDisplay] = {}
+        adapter = None
+        for key in keys:
+            display = self.displays.get(key)
+            if display is None:
+                row = self.rows.get(key)
+                if row is None:
+                    continue
+                adapter = adapter or get_adapter()
+                model = adapter.product_queryset().model
+                product = model.from_db(adapter.product_queryset().db, self.row_fields, row)
+                display = self.displays[key] = adapter.get_display(product)
+            out[key] = display
+        return out
 
 
 def _money(value: Decimal | None) -> Decimal | None:
@@ -92,31 +108,47 @@ def _uses_column_readers(adapter: DefaultShopAdapter) -> bool:
     return all(getattr(cls, name) is getattr(DefaultShopAdapter, name) for name in COLUMN_READERS)
 
 
-def _read_columns(adapter: DefaultShopAdapter) -> Iterable[ProductInfo]:
-    fields = app_settings.PRODUCT_FIELDS
-    names = {
-        key: fields.get(key)
-        for key in ("price", "category", "active", "stock", "external_id")
-    }
-    ext = names["external_id"] or "pk"
-    columns = ["pk", *(v for k, v in names.items() if v and k != "external_id"), ext]
-    columns = list(dict.fromkeys(columns))
-    for row in adapter.product_queryset().values_list(*columns).iterator(chunk_size=5000):
-        values = dict(zip(columns, row))
-        category = values.get(names["category"]) if names["category"] else None
-        active = values.get(names["active"], True) if names["active"] else True
-        stock = values.get(names["stock"]) if names["stock"] else 1
+def row_fields(model: type) -> tuple[str, ...]:
+    """The columns kept per product: every concrete field except long texts and binary data."""
+    skip = (models.TextField, models.BinaryField, models.JSONField)
+    return tuple(f.attname for f in model._meta.concrete_fields if not isinstance(f, skip))
+
+
+def _read_columns(adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tuple[str, ...]) -> Iterable[ProductInfo]:
+    names = app_settings.PRODUCT_FIELDS
+    pk_name = adapter.product_queryset().model._meta.pk.attname
+    position = {name: i for i, name in enumerate(fields)}
+
+    def column(key: str) -> int | None:
+        name = names.get(key)
+        if not name:
+            return None
+        if name == "pk":
+            name = pk_name
+        return position.get(name)
+
+    pk_at = position[pk_name]
+    price_at, category_at, active_at, stock_at = (column(k) for k in ("price", "category", "active", "stock"))
+    ext_at = column("external_id")
+    ext_at = pk_at if ext_at is None else ext_at
+    for row in rows:
+        category = row[category_at] if category_at is not None else None
+        active = row[active_at] if active_at is not None else True
+        stock = row[stock_at] if stock_at is not None else 1
         yield ProductInfo(
-            key=str(values["pk"]),
-            external_id=str(values[ext]),
-            price=_money(values.get(names["price"])) if names["price"] else None,
+            key=str(row[pk_at]),
+            external_id=str(row[ext_at]),
+            price=_money(row[price_at]) if price_at is not None else None,
             category=str(category) if category not in (None, "") else None,
             sellable=bool(active) and (stock or 0) > 0,
         )
 
 
-def _read_instances(adapter: DefaultShopAdapter) -> Iterable[ProductInfo]:
-    for product in adapter.product_queryset().iterator(chunk_size=2000):
+def _read_instances(adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tuple[str, ...]) -> Iterable[ProductInfo]:
+    model = adapter.product_queryset().model
+    db = adapter.product_queryset().db
+    for row in rows:
+        product = model.from_db(db, fields, row)
         yield ProductInfo(
             key=str(product.pk),
             external_id=adapter.get_external_id(product),
@@ -127,18 +159,27 @@ def _read_instances(adapter: DefaultShopAdapter) -> Iterable[ProductInfo]:
 
 
 def build_snapshot() -> CatalogSnapshot:
-    """Read every product (plain columns when the adapter allows it) and the popularity order."""
+    """Read every product's columns in one query and the popularity order in another.
+
+    With the default readers the adapter's answers are computed from the columns directly;
+    an adapter that overrides one of them gets a product instance built from each row.
+    """
     from cart_recommender import stats
 
     adapter = get_adapter()
+    queryset = adapter.product_queryset()
+    fields = row_fields(queryset.model)
+    rows = list(queryset.values_list(*fields).iterator(chunk_size=5000))
     reader = _read_columns if _uses_column_readers(adapter) else _read_instances
     products: dict[str, ProductInfo] = {}
     by_external: dict[str, str] = {}
-    for info in reader(adapter):
+    kept: dict[str, tuple] = {}
+    for info, row in zip(reader(adapter, rows, fields), rows):
         products[info.key] = info
         by_external[info.external_id] = info.key
+        kept[info.key] = row
     popular = [key for key in stats.popular_product_keys() if key in products]
-    return CatalogSnapshot(products, by_external, popular, time.monotonic())
+    return CatalogSnapshot(products, by_external, popular, time.monotonic(), rows=kept, row_fields=fields)
 
 
 class _Holder:

@@ -24,11 +24,12 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -54,12 +55,19 @@ _MAX_PRICE = Decimal(10) ** 10  # Event.unit_price: 12 digits, 2 of them decimal
 _WOULD_CREATE = object()  # dry run: a product that would be created
 
 
+@functools.lru_cache(maxsize=65_536)
+def _utc_text(when: datetime) -> str:
+    # the rows of one order share a timestamp: convert each one once
+    return when.astimezone(UTC).isoformat()
+
+
 def row_key(row: EventRow) -> str:
-    """The idempotency key of an imported row: the same event gives the same key in any file."""
-    parts = (
-        row.timestamp.astimezone(UTC).isoformat(), row.user_id, row.session_id, row.event,
-        row.item_id, row.order_id,
-    )
+    """The idempotency key of an imported row: the same event gives the same key in any file.
+
+    The timestamp enters in UTC, so ``...Z`` and ``...+00:00`` (or another offset for the same
+    instant) give the same key.
+    """
+    parts = (_utc_text(row.timestamp), row.user_id, row.session_id, row.event, row.item_id, row.order_id)
     return "import:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 

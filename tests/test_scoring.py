@@ -73,8 +73,10 @@ def test_snapshot_from_columns_equals_the_adapters_answers():
     make_shop()
     default = DefaultShopAdapter()
     assert catalog._uses_column_readers(default)
-    fast = {i.key: i for i in catalog._read_columns(default)}
-    slow = {i.key: i for i in catalog._read_instances(default)}
+    fields = catalog.row_fields(Article)
+    rows = list(Article.objects.values_list(*fields))
+    fast = {i.key: i for i in catalog._read_columns(default, rows, fields)}
+    slow = {i.key: i for i in catalog._read_instances(default, rows, fields)}
     assert fast == slow and len(fast) == len(Article.objects.all())
     assert fast["POT"].sellable is False and fast["TEA"].category == "tea"
 
@@ -84,6 +86,15 @@ def test_test_shops_adapter_overrides_prices_so_products_are_read_one_by_one():
     snap = catalog.get_snapshot()
     assert not catalog._uses_column_readers(type("A", (DefaultShopAdapter,), {"get_price": lambda s, p: 1})())
     assert str(snap.get("TEA").price) == "4.50"  # price_cents / 100, as the adapter says
+
+
+def test_display_data_is_made_from_the_kept_rows_without_a_query(django_assert_num_queries):
+    make_shop()
+    snap = catalog.get_snapshot()
+    with django_assert_num_queries(0):
+        shown = snap.display(["MUG1", "TEA", "NOSUCH"])
+    assert shown["MUG1"].name == "Blue mug" and shown["MUG1"].url == "/articles/MUG1/"
+    assert "NOSUCH" not in shown
 
 
 def test_snapshot_is_dropped_when_a_product_is_saved_in_this_process():

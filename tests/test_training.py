@@ -134,6 +134,18 @@ def test_a_run_refuses_to_start_while_another_holds_the_lock():
     assert TrainingLock.objects.get().holder == other
 
 
+def test_a_run_takes_over_the_lock_of_a_dead_worker():
+    make_orders(60)
+    dead = ModelVersion.objects.create(status="training", heartbeat_at=START)
+    registry.acquire_lock(dead)
+    TrainingLock.objects.update(heartbeat_at=START)  # its worker was killed long ago
+    version = _train(BASELINES)
+    assert version.status == "active", version.error
+    assert f"took over the lock of v{dead.pk}" in version.log
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "worker stopped" in dead.error
+
+
 def test_command_trains_without_activating(capsys):
     make_orders(60)
     call_command("cart_recommender_train", "--baselines-only", "--no-activate")

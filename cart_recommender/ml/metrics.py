@@ -62,27 +62,15 @@ def target_ranks(
     target = np.where(hit, targets, 0)
     rows = np.arange(n_queries)
     own = scores[rows, target][:, None]
-    beaten_by = np.count_nonzero(scores > own, axis=1)
-    # Equal scores: only those cells need the tie priority (sparse unless scores are coarse).
-    tie_rows, tie_cols = np.nonzero(scores == own)
-    wins = priority[tie_cols] < priority[target[tie_rows]]
-    beaten_by += np.bincount(tie_rows[wins], minlength=n_queries)
+    ahead = scores > own
+    ahead |= (scores == own) & (priority[None, :] < priority[target][:, None])
     lengths = [len(c) for c in carts]
-    if sum(lengths):  # cart items are no candidates: take back those counted above
+    if sum(lengths):  # cart items are no candidates
         cart_rows = np.repeat(rows, lengths)
         cart_items = np.concatenate([np.asarray(c, dtype=np.int64) for c in carts])
         known = (cart_items >= 0) & (cart_items < n_items)
-        cart_rows, cart_items = cart_rows[known], cart_items[known]
-        cells = cart_rows * n_items + cart_items
-        cells = np.unique(cells)  # an item twice in a cart is still one candidate less
-        cart_rows, cart_items = cells // n_items, cells % n_items
-        cart_scores = scores[cart_rows, cart_items]
-        target_scores = own[cart_rows, 0]
-        counted = (cart_scores > target_scores) | (
-            (cart_scores == target_scores) & (priority[cart_items] < priority[target[cart_rows]])
-        )
-        beaten_by -= np.bincount(cart_rows[counted], minlength=n_queries)
-    ranks = 1.0 + beaten_by
+        ahead[cart_rows[known], cart_items[known]] = False
+    ranks = 1.0 + np.count_nonzero(ahead, axis=1)
     ranks[~hit] = np.inf
     return ranks
 

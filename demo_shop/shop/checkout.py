@@ -39,7 +39,8 @@ def place_order(request: HttpRequest, cart: Cart, email: str) -> Order:
                 pk=line.product.pk, is_active=True, stock__gte=line.quantity
             ).update(stock=F("stock") - line.quantity)
             if not taken:
-                raise CheckoutError(f"Sorry, we do not have {line.quantity} of {line.product.name} in stock.")
+                raise CheckoutError(
+                    f"Sorry, we do not have {line.quantity} of {line.product.display_name} in stock.")
             OrderLine.objects.create(
                 order=order, product=line.product, quantity=line.quantity, unit_price=line.product.price
             )

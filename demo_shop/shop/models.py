@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.template.defaultfilters import title
 from django.urls import reverse
 
 
@@ -23,6 +24,11 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("shop:product", args=[self.sku])
+
+    @property
+    def display_name(self) -> str:
+        """The name as shoppers read it: the data's names are in capitals."""
+        return title(self.name)
 
     @property
     def monogram(self) -> str:

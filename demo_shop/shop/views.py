@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from cart_recommender.models import Event, EventType
 from cart_recommender.tracking import record_event
-from demo_shop.shop.cart import Cart
+from demo_shop.shop.cart import MAX_QUANTITY, Cart
 from demo_shop.shop.checkout import CheckoutError, place_order
 from demo_shop.shop.forms import CheckoutForm, QuantityForm
 from demo_shop.shop.models import Order, Product
@@ -116,15 +116,15 @@ def cart_add(request: HttpRequest, sku: str) -> HttpResponse:
     product = get_object_or_404(Product, sku=sku)
     form = QuantityForm(request.POST)
     if not (product.is_active and product.stock > 0):
-        messages.error(request, f"{product.name} is not on sale at the moment.")
+        messages.error(request, f"{product.display_name} is not on sale at the moment.")
     elif not form.is_valid() or form.cleaned_data["quantity"] < 1:
         messages.error(request, "Please choose a quantity of at least 1.")
     else:
         added = Cart(request).add(product, form.cleaned_data["quantity"])
         if added:
-            messages.success(request, f"Added {added} × {product.name} to your cart.")
+            messages.success(request, f"Added {added} × {product.display_name} to your cart.")
         else:
-            messages.warning(request, f"Your cart already holds the most {product.name} we sell at once.")
+            messages.warning(request, f"A cart line holds at most {MAX_QUANTITY} of {product.display_name}.")
     return redirect(_next_url(request, reverse("shop:cart")))
 
 
@@ -136,7 +136,7 @@ def cart_add_many(request: HttpRequest) -> HttpResponse:
     cart = Cart(request)
     added = [found[pk] for pk in dict.fromkeys(wanted) if pk in found and cart.add(found[pk], 1)]
     if added:
-        names = ", ".join(p.name for p in added)
+        names = ", ".join(p.display_name for p in added)
         noun = "product" if len(added) == 1 else "products"
         messages.success(request, f"Added {len(added)} {noun} to your cart: {names}.")
     else:
@@ -151,7 +151,7 @@ def cart_update(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         Cart(request).set_quantity(product, form.cleaned_data["quantity"])
         if form.cleaned_data["quantity"] == 0:
-            messages.info(request, f"Removed {product.name} from your cart.")
+            messages.info(request, f"Removed {product.display_name} from your cart.")
     else:
         messages.error(request, "Please enter a quantity between 0 and 999.")
     return redirect("shop:cart")
@@ -161,7 +161,7 @@ def cart_update(request: HttpRequest, pk: int) -> HttpResponse:
 def cart_remove(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=pk)
     if Cart(request).remove(product):
-        messages.info(request, f"Removed {product.name} from your cart.")
+        messages.info(request, f"Removed {product.display_name} from your cart.")
     return redirect("shop:cart")
 
 

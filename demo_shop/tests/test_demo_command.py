@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_shop.tests.conftest import write_events_csv
+from demo_shop.tests.eventfiles import write_events_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = {

@@ -277,3 +277,15 @@ def test_catalog_shows_the_most_bought_products_first(client, products):
     assert listed[:3] == ["22720", "21212", "85099B"]
     # the others follow by name
     assert listed[3:] == ["84879", "20725", "47566", "22423", "85123A"]
+
+
+def test_a_cart_line_is_capped_and_the_cap_is_not_recorded_as_an_add(client, products):
+    Product.objects.filter(sku="84879").update(stock=5000)
+    client.post(reverse("shop:cart_add", args=["84879"]), {"quantity": 998})
+    response = client.post(reverse("shop:cart_add", args=["84879"]), {"quantity": 5}, follow=True)
+    assert "A cart line holds at most 999 of Assorted Colour Bird Ornament." not in response.content.decode()
+    assert events() == [("add_to_cart", "84879", 998), ("add_to_cart", "84879", 1)]
+    response = client.post(reverse("shop:cart_add", args=["84879"]), {"quantity": 1}, follow=True)
+    assert "A cart line holds at most 999 of Assorted Colour Bird Ornament." in response.content.decode()
+    assert len(events()) == 2
+    assert session_cart(client) == {str(by_sku(products, "84879").pk): 999}

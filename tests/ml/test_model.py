@@ -13,13 +13,13 @@ from tests.ml.synthetic import hit_rate, queries_from, synthetic_log
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(dim=16, heads=2, max_history=8, neighbours=8, batch_size=64, max_epochs=6, patience=6,
+TINY = dict(dim=16, heads=2, max_history=8, neighbours=8, batch_size=64, max_epochs=4, patience=4,
             learning_rate=5e-3, targets_per_basket=3, time_budget_s=120)
 
 
 @pytest.fixture(scope="module")
 def data():
-    log = synthetic_log(seed=1)
+    log = synthetic_log(seed=1, n_orders=300)
     return log, *queries_from(log, last_orders=60)
 
 
@@ -86,15 +86,18 @@ def test_exported_model_serves_the_trained_scores(data, trained, tmp_path):
 
 def test_should_stop_is_honoured(data):
     log, _, _ = data
-    calls = {"n": 0}
+    finished: list[int] = []
+    checks_after_first_epoch: list[int] = []
 
-    def after_some_batches() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 3
+    def stop_after_first_epoch() -> bool:
+        if finished:
+            checks_after_first_epoch.append(1)
+        return bool(finished)
 
     model = SequenceModel(TrainingConfig(seed=2, **{**TINY, "check_every_batches": 1}))
-    model.fit(log, should_stop=after_some_batches)
+    model.fit(log, progress=lambda epoch, *_: finished.append(epoch), should_stop=stop_after_first_epoch)
     assert model.history.stopped == "cancelled" and len(model.history.loss) == 1
+    assert finished == [1] and len(checks_after_first_epoch) == 1  # checked before epoch 2 began
     with pytest.raises(TrainingStopped):
         SequenceModel(TrainingConfig(seed=2, **TINY)).fit(log, should_stop=lambda: True)
 

@@ -1,0 +1,141 @@
+"""The whole evaluation protocol on a file: load, split, fit every method, evaluate, report.
+
+Behind both ``manage.py cart_recommender_evaluate`` and ``benchmarks/quality.py``, so the two
+print the same numbers. No Django and no database: the events come straight from the CSV.
+The Keras model (``cart_recommender.ml.model``) is imported only when asked for, so the
+protocol runs with the baselines alone where Keras is not installed.
+
+Example::
+
+    report = evaluate_file("online_retail.csv.gz", include_model=False)
+    print(format_table(report))
+    report["results"]["copurchase"]["hr@10"]
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cart_recommender.ml import protocol
+from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
+from cart_recommender.ml.data import EventLog, Scorer
+from cart_recommender.ml.loading import load_event_log
+from cart_recommender.ml.metrics import HEADLINE
+
+METHOD_ORDER = ("popularity", "copurchase", "personal", "model")
+
+
+def make_model(seed: int = 0, epochs: int | None = None, time_budget_s: float | None = None) -> Scorer:
+    """The Keras sequence model, unfitted; raises ImportError where it cannot be used."""
+    from cart_recommender.ml.model import SequenceModel, TrainingConfig
+
+    options: dict[str, Any] = {"seed": seed}
+    if epochs is not None:
+        options["max_epochs"] = epochs
+    if time_budget_s is not None:
+        options["time_budget_s"] = time_budget_s
+    return SequenceModel(TrainingConfig(**options))
+
+
+def evaluate_log(
+    log: EventLog,
+    *,
+    include_model: bool = True,
+    seed: int = 0,
+    epochs: int | None = None,
+    time_budget_s: float | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Split ``log`` by protocol v1, fit the baselines (and the model), evaluate them all.
+
+    Args:
+        include_model: also train and evaluate the Keras model when it can be imported.
+        seed, epochs, time_budget_s: the model's training parameters (None: its defaults).
+        say: receives a line of progress now and then (e.g. ``print``).
+
+    Returns:
+        ``{"dataset", "results", "timings": {"train_s", "eval_s", "split_s", "by_method"},
+        "errors"}``; ``errors`` maps a method that could not run (the model) to the reason.
+    """
+    say = say or (lambda line: None)
+    started = time.perf_counter()
+    split = protocol.split(log)
+    split_s = round(time.perf_counter() - started, 3)
+    say(", ".join(f"{k} {v}" for k, v in split.dataset.items()))
+    scorers: list[Scorer] = [Popularity(), CoPurchase(), Personal()]
+    errors: dict[str, str] = {}
+    if include_model:
+        try:
+            scorers.append(make_model(seed=seed, epochs=epochs, time_budget_s=time_budget_s))
+        except ImportError as exc:
+            errors["model"] = f"not available: {exc}"
+    train_s: dict[str, float] = {}
+    fitted: list[Scorer] = []
+    for scorer in scorers:
+        say(f"fitting {scorer.name}")
+        try:
+            train_s.update(protocol.fit_all([scorer], split))
+        except Exception as exc:  # a failing model must not hide the baselines' numbers
+            if scorer.name != "model":
+                raise
+            errors["model"] = f"training failed: {exc!r}\n{traceback.format_exc()}"
+            continue
+        fitted.append(scorer)
+    say("evaluating")
+    report = protocol.evaluate(fitted, split)
+    by_method = {
+        name: {"train_s": train_s.get(name, 0.0), **times}
+        for name, times in report["timings"]["by_method"].items()
+    }
+    report["timings"] = {
+        "train_s": round(sum(train_s.values()), 3),
+        "eval_s": report["timings"]["eval_s"],
+        "split_s": split_s,
+        "by_method": by_method,
+    }
+    report["errors"] = errors
+    return report
+
+
+def evaluate_file(path: str | Path, **options: Any) -> dict[str, Any]:
+    """:func:`evaluate_log` on a behaviour-events CSV (plain or .gz); bad rows are skipped.
+
+    The report gains ``source``: the file, its data rows, the bad rows (at most 20 shown with
+    their line numbers and reasons) and the seconds the file took to read.
+    """
+    started = time.perf_counter()
+    loaded = load_event_log(path)
+    load_s = round(time.perf_counter() - started, 3)
+    report = evaluate_log(loaded.log, **options)
+    report["source"] = {
+        "file": str(path),
+        "rows": loaded.rows,
+        "bad_rows": len(loaded.errors),
+        "bad_row_examples": [f"line {e.line}: {e.reason}" for e in loaded.errors[:20]],
+        "load_s": load_s,
+    }
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A readable method x metric table (with fit and evaluation seconds) of one report."""
+    results = report["results"]
+    names = [m for m in METHOD_ORDER if m in results] + sorted(set(results) - set(METHOD_ORDER))
+    by_method = report.get("timings", {}).get("by_method", {})
+    header = f"{'method':<12}" + "".join(f"{m.upper():>9}" for m in HEADLINE) + f"{'fit s':>9}{'eval s':>9}"
+    lines = [header, "-" * len(header)]
+    for name in names:
+        times = by_method.get(name, {})
+        lines.append(
+            f"{name:<12}" + "".join(f"{results[name][m]:>9.4f}" for m in HEADLINE)
+            + f"{times.get('train_s', 0.0):>9.1f}{times.get('eval_s', 0.0):>9.1f}"
+        )
+    for name, reason in report.get("errors", {}).items():
+        lines.append(f"{name:<12} skipped: {reason.splitlines()[0]}")
+    dataset = report["dataset"]
+    lines.append(", ".join(f"{k} {v:,}" for k, v in dataset.items()))
+    return "\n".join(lines)
