@@ -18,6 +18,27 @@ class BareView(APIView):
         return Response({"ok": True, "items": []})
 
 
+class StateView(APIView):
+    """Which worker answered, the version it serves, and whether its candidate lists are ready."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        import os
+
+        from cart_recommender import scoring
+
+        state = scoring.get_state()
+        table = state.table
+        return Response(
+            {
+                "pid": os.getpid(),
+                "version": state.label,
+                "table_complete": bool(table is not None and table.complete),
+            }
+        )
+
+
 class UncachedBundleView(BundleView):
     """The bundle endpoint with the result cache bypassed: every answer computed afresh."""
 
@@ -27,5 +48,6 @@ class UncachedBundleView(BundleView):
 urlpatterns = [
     path("bench/bare/", BareView.as_view()),
     path("bench/bundles-uncached/", UncachedBundleView.as_view()),
+    path("bench/state/", StateView.as_view()),
     *shop_urlpatterns,
 ]

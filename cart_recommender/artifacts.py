@@ -77,9 +77,9 @@ def load_serving_model(version: Any) -> Any:
     return ServingModel.load(local_path_or_file(version))
 
 
-def delete_artifact(version: Any) -> None:
-    """Remove a version's artifact from the storage (missing files are fine)."""
-    if version.artifact:
+def delete_artifact(name: str) -> None:
+    """Remove an artifact from the storage by its storage name (missing files are fine)."""
+    if name:
         storage = get_storage()
-        if storage.exists(version.artifact):
-            storage.delete(version.artifact)
+        if storage.exists(name):
+            storage.delete(name)

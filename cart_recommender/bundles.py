@@ -30,7 +30,7 @@ from typing import Any
 from django.core.cache import caches
 from django.utils.translation import gettext as _
 
-from cart_recommender import catalog, scoring, stats
+from cart_recommender import catalog, livesql, scoring, stats
 from cart_recommender.adapter import CartLine, get_adapter
 from cart_recommender.catalog import CatalogSnapshot, ProductInfo
 from cart_recommender.conf import app_settings
@@ -200,8 +200,13 @@ def _cache_key(token: str, size: int, shopper: str, quantities: dict[str, int]) 
     s = app_settings
     raw = "|".join(
         (
-            token, str(size), shopper, ",".join(sorted(quantities)),
-            str(s.CATEGORY_CAP), str(s.FREE_SHIPPING_THRESHOLD), str(s.BUNDLE_DISCOUNT_PERCENT),
+            token,
+            str(size),
+            shopper,
+            ",".join(sorted(quantities)),
+            str(s.CATEGORY_CAP),
+            str(s.FREE_SHIPPING_THRESHOLD),
+            str(s.BUNDLE_DISCOUNT_PERCENT),
         )
     )
     if s.FREE_SHIPPING_THRESHOLD is not None:  # quantities change the cart total
@@ -245,11 +250,16 @@ def _build(
         return False
 
     offer((Candidate(c, 0.0, anchor=p) for p in cart for c in state.pins.get(p, ())), "pinned")
-    model = scoring.model_candidates(state, cart, history, time.time(), max(64, 4 * wanted))
+    model = scoring.model_candidates(state, cart, history, time.time(), max(48, 2 * wanted))
     full = model is not None and offer(model, "model")
     if not full and model is None:
-        full = offer((Candidate(c.candidate, float(c.orders), anchor=c.anchor)
-                      for c in stats.copurchases(cart, limit=wanted * 2)), "copurchase")
+        full = offer(
+            (
+                Candidate(c.candidate, float(c.orders), anchor=c.anchor)
+                for c in stats.copurchases(cart, limit=wanted * 2)
+            ),
+            "copurchase",
+        )
     if not full and history:
         bought = [h.product for h in reversed(history) if h.event_type == "purchase"]
         full = offer((Candidate(k, 0.0, repeat=True) for k in dict.fromkeys(bought)), "personal")
@@ -272,9 +282,12 @@ def _live_sellable(pool: list[tuple[Candidate, str]]) -> list[tuple[Candidate, s
 
 
 def sellable_keys(keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` the adapter's ``sellable_queryset()`` holds right now."""
-    queryset = get_adapter().sellable_queryset().filter(pk__in=keys)
-    return {str(pk) for pk in queryset.values_list("pk", flat=True)}
+    """Which of ``keys`` the adapter's ``sellable_queryset()`` holds right now.
+
+    The query's SQL is compiled once per process and number of keys (see :mod:`.livesql`):
+    building it through the ORM on every request would cost more than running it.
+    """
+    return livesql.sellable_keys(keys)
 
 
 def _price(info: ProductInfo | None) -> Decimal:
@@ -359,9 +372,10 @@ def _assemble(
     bought = {h.product for h in history if h.event_type == "purchase"}
     cart = list(quantities)
     explained: list[tuple[Candidate, str]] = []
+    found = scoring.anchors(state, [c.key for c, s in chosen if s == "model" and c.anchor is None], cart)
     for cand, source in chosen:
         if source == "model" and cand.anchor is None:
-            cand = Candidate(cand.key, cand.score, scoring.anchor(state, cand.key, cart), cand.repeat)
+            cand = Candidate(cand.key, cand.score, found.get(cand.key), cand.repeat)
         if cand.key in bought and not cand.repeat:
             cand = Candidate(cand.key, cand.score, cand.anchor, repeat=True)
         explained.append((cand, source))
@@ -375,9 +389,16 @@ def _assemble(
             continue
         items.append(
             BundleItem(
-                product_id=info.key, external_id=info.external_id, name=display.name, url=display.url,
-                image_url=display.image_url, price=info.price, category=info.category,
-                score=cand.score, reason=_reason(cand, source, displays), source=source,
+                product_id=info.key,
+                external_id=info.external_id,
+                name=display.name,
+                url=display.url,
+                image_url=display.image_url,
+                price=info.price,
+                category=info.category,
+                score=cand.score,
+                reason=_reason(cand, source, displays),
+                source=source,
             )
         )
     total = sum((i.price for i in items if i.price is not None), Decimal(0)).quantize(CENT)

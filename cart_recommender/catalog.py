@@ -11,10 +11,11 @@ from the kept row (no query) and remembered with the snapshot.
 
 Staleness bound: a snapshot older than ``CART_RECOMMENDER["CATALOG_REFRESH_SECONDS"]`` is
 rebuilt in a background thread (requests keep using the old one meanwhile), and a product
-saved or deleted in this process drops the snapshot at once. Whether a bundle item may be sold is in addition checked live in SQL for
-the few candidates of each freshly built bundle (see :mod:`cart_recommender.bundles`), so an
-item that went out of stock is never offered by a newly computed bundle; a cached bundle may be
-up to ``CACHE_TIMEOUT`` seconds old, and a name or price up to the refresh interval.
+saved or deleted in this process drops the snapshot at once. Whether a bundle item may be
+sold is in addition checked live in SQL for the few candidates of each freshly built bundle
+(see :mod:`cart_recommender.bundles`), so an item that went out of stock is never offered by a
+newly computed bundle; a cached bundle may be up to ``CACHE_TIMEOUT`` seconds old, and a name
+or price up to the refresh interval.
 
 Keys are ``str(pk)``: the same ids the trained model uses for database-trained versions.
 """
@@ -114,7 +115,9 @@ def row_fields(model: type) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields if not isinstance(f, skip))
 
 
-def _read_columns(adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tuple[str, ...]) -> Iterable[ProductInfo]:
+def _read_columns(
+    adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tuple[str, ...]
+) -> Iterable[ProductInfo]:
     names = app_settings.PRODUCT_FIELDS
     pk_name = adapter.product_queryset().model._meta.pk.attname
     position = {name: i for i, name in enumerate(fields)}
@@ -144,7 +147,9 @@ def _read_columns(adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tu
         )
 
 
-def _read_instances(adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tuple[str, ...]) -> Iterable[ProductInfo]:
+def _read_instances(
+    adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tuple[str, ...]
+) -> Iterable[ProductInfo]:
     model = adapter.product_queryset().model
     db = adapter.product_queryset().db
     for row in rows:
@@ -174,7 +179,7 @@ def build_snapshot() -> CatalogSnapshot:
     products: dict[str, ProductInfo] = {}
     by_external: dict[str, str] = {}
     kept: dict[str, tuple] = {}
-    for info, row in zip(reader(adapter, rows, fields), rows):
+    for info, row in zip(reader(adapter, rows, fields), rows, strict=False):
         products[info.key] = info
         by_external[info.external_id] = info.key
         kept[info.key] = row

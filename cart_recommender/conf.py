@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     # Each web process keeps the catalog (names, prices, categories, sellable) in memory and
     # rebuilds it when older than this; bundle items are also checked as sellable live in SQL.
     "CATALOG_REFRESH_SECONDS": 60,
+    # Each web process precomputes, per model version, the model's top candidates for every
+    # one-item cart (background thread, ~n_items x 48 entries) and serves carts of shoppers
+    # without history from them; False = a full forward pass per uncached bundle.
+    "PRECOMPUTE_CANDIDATES": True,
     # Celery queue the retrain task is sent to; run it on a worker with concurrency 1.
     "TRAINING_QUEUE": "cart_recommender_training",
     # Storage alias (settings.STORAGES) and folder for model artifacts.

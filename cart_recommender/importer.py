@@ -160,13 +160,17 @@ class EventImporter:
                 return checked
         report = ImportReport(dry_run=self.dry_run)
         batch: list[EventRow | RowError] = []
-        for row in read_events(path):
-            batch.append(row)
-            if len(batch) >= self.batch_size:
+        try:
+            for row in read_events(path):
+                batch.append(row)
+                if len(batch) >= self.batch_size:
+                    self._apply(batch, report)
+                    batch = []
+            if batch:
                 self._apply(batch, report)
-                batch = []
-        if batch:
-            self._apply(batch, report)
+        finally:
+            if self._row_writer is not None:
+                self._row_writer.restore_connection()
         report.elapsed_s = time.monotonic() - started
         return report
 

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,7 @@ class ServingState:
     pins: dict[str, tuple[str, ...]] = field(default_factory=dict)
     blocks: dict[str, frozenset[str]] = field(default_factory=dict)
     token: str = "0"
+    table: Any = None  # a CandidateTable while the version serves with the model itself
 
     @property
     def label(self) -> str:
@@ -71,7 +72,8 @@ def _read_rules() -> tuple[str, dict[str, tuple[str, ...]], dict[str, frozenset[
     from cart_recommender.models import BundleRule
 
     rows = sorted(
-        (str(p), str(c), k) for p, c, k in BundleRule.objects.values_list("product_id", "companion_id", "kind")
+        (str(p), str(c), k)
+        for p, c, k in BundleRule.objects.values_list("product_id", "companion_id", "kind")
     )
     digest = hashlib.blake2b(digest_size=6)
     pins: dict[str, list[str]] = {}
@@ -153,10 +155,20 @@ class _Holder:
                 self.failed_version = version_id
         if model is None:
             version_id = None
+        method = method or "model"
+        table = old.table if model is old.model else None
+        if old.table is not None and table is None:
+            old.table.stop()
+        if model is not None and method == "model" and table is None and app_settings.PRECOMPUTE_CANDIDATES:
+            from cart_recommender.candidates import CandidateTable
+
+            table = CandidateTable(model)
+            table.start_filling()
         return ServingState(
             version_id=version_id,
-            method=method or "model",
+            method=method,
             model=model,
+            table=table,
             pins=pins,
             blocks=blocks,
             token=f"{version_id or 0}.{activation}.{digest}",
@@ -168,6 +180,8 @@ class _Holder:
 
     def reset(self) -> None:
         with self.lock:
+            if self.state.table is not None:
+                self.state.table.stop()
             self.state = ServingState()
             self.mark_stale()
 
@@ -195,7 +209,7 @@ def reset() -> None:
 
 def model_candidates(
     state: ServingState, cart: Sequence[str], history: Sequence[Any], now: float, k: int
-) -> list[Candidate] | None:
+) -> Iterator[Candidate] | None:
     """Top ``k`` products of the active version for this cart, best first, or None.
 
     None means the version cannot tell: no model is loaded, or it knows none of the cart's
@@ -211,36 +225,48 @@ def model_candidates(
     known = [(index[h.product], h) for h in history if h.product in index]
     if cart_codes.size == 0 and not known:
         return None
-    scores = _score(model, state.method, cart_codes, _history(known), now)
-    scores[cart_codes] = -np.inf
-    k = min(k, scores.shape[0])
-    if k <= 0:
-        return []
-    top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
-    top = top[np.argsort(-scores[top], kind="stable")]
-    top_scores = scores[top]
+    if state.table is not None and not known and k <= state.table.k:
+        top, top_scores = state.table.ranked(cart_codes, k)
+    else:
+        scores = _score(model, state.method, cart_codes, _history(known), now)
+        scores[cart_codes] = -np.inf
+        k = min(k, scores.shape[0])
+        if k <= 0:
+            return iter(())
+        top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top_scores = scores[top]
     bought = {code for code, h in known if h.event_type == "purchase"}
     items = model.items
-    return [
-        Candidate(key=items[code], score=float(score), repeat=code in bought)
-        for code, score in zip(top.tolist(), top_scores.tolist())
+    # a generator: the bundle engine usually needs only the first dozen
+    return (
+        Candidate(key=items[code], score=score, repeat=code in bought)
+        for code, score in zip(top.tolist(), top_scores.tolist(), strict=True)
         if score != -np.inf
-    ]
+    )
 
 
-def anchor(state: ServingState, key: str, cart: Sequence[str]) -> str | None:
-    """The cart product that ``key`` is most often bought with, per the version's arrays."""
+def anchors(state: ServingState, keys: Sequence[str], cart: Sequence[str]) -> dict[str, str]:
+    """For each of ``keys``, the cart product it is most often bought with (per the version's
+    co-purchase arrays); keys bought with no cart product are left out."""
     model = state.model
-    if model is None or key not in model.item_index:
-        return None
+    if model is None or not keys:
+        return {}
     index = model.item_index
-    cart_codes = np.fromiter((index[c] for c in cart if c in index), dtype=np.int32)
-    if cart_codes.size == 0:
-        return None
-    hits = model.neighbours[cart_codes] == index[key]
-    counts = np.where(hits, model.neighbour_count[cart_codes], 0).max(axis=1)
-    best = int(np.argmax(counts))
-    return model.items[int(cart_codes[best])] if counts[best] > 0 else None
+    cart_codes = [index[c] for c in cart if c in index]
+    best: dict[int, tuple[float, int]] = {}
+    for code in cart_codes:
+        row = model.neighbours[code].tolist()
+        counts = model.neighbour_count[code].tolist()
+        for other, count in zip(row, counts, strict=True):
+            if other >= 0 and count > best.get(other, (0.0, -1))[0]:
+                best[other] = (count, code)
+    out = {}
+    for key in keys:
+        found = best.get(index.get(key, -1))
+        if found is not None:
+            out[key] = model.items[found[1]]
+    return out
 
 
 def _history(known: list[tuple[int, Any]]) -> History:

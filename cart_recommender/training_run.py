@@ -56,6 +56,7 @@ class TrainingRun:
         self._pushed = 0.0
         self._checked = 0.0
         self._cancelled = False
+        self.stored = ""  # storage name of the artifact once stored
 
     # ---------------------------------------------------------------- bookkeeping
 
@@ -113,6 +114,10 @@ class TrainingRun:
         self.push()
 
     def finish(self, status: str, message: str, *, duration: float, error: str = "") -> None:
+        """Record the outcome; a run that did not succeed leaves no artifact behind."""
+        if status != Status.READY and self.stored:
+            artifacts.delete_artifact(self.stored)
+            self.update(artifact="", artifact_size=0)
         self.state.update(stage=str(status), eta_s=0 if status == Status.READY else None)
         self.state["elapsed_s"] = round(duration, 1)
         self.update(status=status, finished_at=timezone.now(), duration_s=round(duration, 2),
@@ -173,6 +178,7 @@ class TrainingRun:
             params=self.params,
         )
         name, size = artifacts.store_artifact(self.version.pk, local)
+        self.stored = name
         self.update(artifact=name, artifact_size=size)
         self.log(f"stored {name} ({size / 1e6:.2f} MB)")
         if self.should_stop():

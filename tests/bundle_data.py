@@ -9,7 +9,7 @@ never with tea (the most popular product). ``LUXE`` is an expensive hamper nobod
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -17,11 +17,10 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from cart_recommender import catalog, scoring
-
 from cart_recommender.models import Event
 from tests.testapp.models import Article
 
-T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
 PRODUCTS = {
     # key: (title, price_cents, shelf, available)
@@ -49,13 +48,25 @@ def make_shop(with_events: bool = True) -> dict[str, Article]:
             for _ in range(count):
                 n += 1
                 for item in ("TEA", key):
-                    events.append(Event(event_type="purchase", product=articles[item],
-                                        shopper_ref=f"s{n}", order_ref=f"o{n}",
-                                        timestamp=T0 + timedelta(hours=n)))
+                    events.append(
+                        Event(
+                            event_type="purchase",
+                            product=articles[item],
+                            shopper_ref=f"s{n}",
+                            order_ref=f"o{n}",
+                            timestamp=T0 + timedelta(hours=n),
+                        )
+                    )
         for i in range(25):
-            events.append(Event(event_type="purchase", product=articles["CAKE"],
-                                shopper_ref=f"c{i}", order_ref=f"cake{i}",
-                                timestamp=T0 + timedelta(days=1, hours=i)))
+            events.append(
+                Event(
+                    event_type="purchase",
+                    product=articles["CAKE"],
+                    shopper_ref=f"c{i}",
+                    order_ref=f"cake{i}",
+                    timestamp=T0 + timedelta(days=1, hours=i),
+                )
+            )
         Event.objects.bulk_create(events)
     return articles
 
@@ -77,3 +88,43 @@ def fresh_serving():
     caches["default"].clear()
     scoring.reset()
     catalog.clear_snapshot()
+
+
+def activate_model(method: str = "model", seed: int = 0, note: str = ""):
+    """Export an artifact over the purchases in the DB (random weights, real co-purchase tables)
+    with the ML core, store it and make it the active version; returns the version."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from cart_recommender import artifacts, registry
+    from cart_recommender.ml import export
+    from cart_recommender.ml.data import EventLog
+    from cart_recommender.ml.model import TrainingConfig, prepare
+    from cart_recommender.ml.network import param_shapes
+    from cart_recommender.models import ModelVersion
+
+    rows = (
+        Event.objects.filter(event_type="purchase")
+        .order_by("pk")
+        .values_list("timestamp", "shopper_ref", "event_type", "product_id", "order_ref")
+    )
+    log = EventLog.from_records((t, s, e, str(p), o) for t, s, e, p, o in rows)
+    prepared = prepare(log, TrainingConfig(dim=16, max_history=8))
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name, (shape, init) in param_shapes(prepared["arch"]).items():
+        scale = {"zeros": 0.0, "ones": 0.0, "small": 0.01}.get(init, 0.3)
+        params[name] = (rng.standard_normal(shape) * scale + (init == "ones")).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.npz"
+        export.save_artifact(
+            path, items=log.items, arch=prepared["arch"], params=params, constants=prepared["constants"]
+        )
+        version = ModelVersion.objects.create(status="ready", serving_method=method)
+        name, size = artifacts.store_artifact(version.pk, path)
+    version.artifact, version.artifact_size = name, size
+    version.save(update_fields=["artifact", "artifact_size"])
+    registry.activate(version, note=note)
+    return version

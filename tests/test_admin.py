@@ -334,3 +334,26 @@ def test_bundle_rules_use_raw_ids_or_the_shops_autocomplete(admin_client):
             assert "admin-autocomplete" in admin_client.get(add).content.decode()
     finally:
         admin.site.unregister(Article)
+
+
+def test_pair_counts_are_exact_or_say_they_were_pruned():
+    from cart_recommender.data_health import top_copurchased_pairs
+
+    a, b, c, d = _articles(4)
+    baskets = {"o1": [a, b], "o2": [a, b], "o3": [a, b, c], "o4": [c, d], "o5": [a, c]}
+    for order, items in baskets.items():
+        for item in items:
+            Event.objects.create(event_type="purchase", product=item, order_ref=order)
+    full = top_copurchased_pairs(2)
+    assert full.exact and full.pairs == [(a.pk, b.pk, 3), (a.pk, c.pk, 2)]
+    pruned = top_copurchased_pairs(3, among=2)  # only a and b (bought in the most orders)
+    assert pruned.pairs == [(a.pk, b.pk, 3)] and not pruned.exact
+
+
+def test_data_overview_counts_new_events_at_once(viewer):
+    (a, b) = _articles(2)
+    overview = reverse("admin:cart_recommender_event_overview")
+    Event.objects.create(event_type="purchase", product=a, order_ref="o1")
+    assert re.search(r">1</span> orders", viewer.get(overview).content.decode())
+    Event.objects.create(event_type="purchase", product=b, order_ref="o2")
+    assert re.search(r">2</span> orders", viewer.get(overview).content.decode())

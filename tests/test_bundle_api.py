@@ -31,8 +31,15 @@ def test_get_with_items(api):
     assert body["model_version"] == "baseline"
     assert body["total"] == "12.50" and body["cart_total"] == "4.50"
     assert body["items"][0] == {
-        "id": "MUG1", "name": "Blue mug", "url": "/articles/MUG1/", "image_url": "", "price": "8.00",
-        "category": "mugs", "score": 5.0, "reason": "Often bought with Green tea", "source": "copurchase",
+        "id": "MUG1",
+        "name": "Blue mug",
+        "url": "/articles/MUG1/",
+        "image_url": "",
+        "price": "8.00",
+        "category": "mugs",
+        "score": 5.0,
+        "reason": "Often bought with Green tea",
+        "source": "copurchase",
     }
     # the answer matches the documented serializer field for field
     assert set(body) == set(BundleSerializer().fields)

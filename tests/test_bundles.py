@@ -160,3 +160,16 @@ def test_results_are_cached_and_keyed_by_cart_and_shopper(django_assert_num_quer
     with django_assert_num_queries(0):
         assert get_bundle(["TEA"], size=3) == first
     assert keys(get_bundle(["TEA", "MUG1"], size=3)) != keys(first)
+
+
+def test_the_precompiled_live_query_answers_like_the_orm(django_assert_num_queries):
+    from cart_recommender import livesql
+    from cart_recommender.adapter import get_adapter
+
+    make_shop()
+    keys = ["TEA", "POT", "MUG1", "NOSUCH", "CAKE", "BISC", "SPOON", "MUG2", "LUXE"]
+    for n in range(1, len(keys) + 1):
+        expected = set(get_adapter().sellable_queryset().filter(pk__in=keys[:n]).values_list("pk", flat=True))
+        with django_assert_num_queries(1):
+            assert livesql.sellable_keys(keys[:n]) == expected
+    assert livesql.sellable_keys([]) == set()

@@ -32,7 +32,9 @@ def test_evaluate_prints_the_table_and_writes_the_json(csv_file, tmp_path):
     call_command("cart_recommender_evaluate", str(csv_file), "--no-model", "--json", str(json_path),
                  stdout=out, stderr=err)
     report = json.loads(json_path.read_text())
-    assert report["dataset"] == {"orders": 15, "train_orders": 13, "test_orders": 2, "queries": 5, "catalog": 6}
+    assert report["dataset"] == {
+        "orders": 15, "train_orders": 13, "test_orders": 2, "queries": 5, "catalog": 6,
+    }
     assert set(report["results"]) == {"popularity", "copurchase", "personal"}
     assert report["results"]["personal"]["hr@3"] == pytest.approx(4 / 5)
     assert report["results"]["personal"]["hr_curve"][:3] == pytest.approx([2 / 5, 2 / 5, 4 / 5])

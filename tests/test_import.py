@@ -164,3 +164,15 @@ def test_unreadable_files_fail_clearly(tmp_path):
     with pytest.raises(CommandError, match="lacks required column"):
         run(write(tmp_path, "1,2\n", header="when,what\n"))
     assert not Event.objects.exists()
+
+
+def test_many_rows_over_several_batches_and_statements(tmp_path, pencil):
+    body = "".join(
+        f"2024-03-01T10:{n // 60 % 60:02d}:{n % 60:02d}Z,c-{n % 97},,view,{pencil.pk},,,,,\n"
+        for n in range(2500)
+    )
+    out, _ = run(write(tmp_path, body, "many.csv.gz"), "--batch-size", "1200")
+    assert "2500 rows read" in out and "stored 2500 events" in out
+    assert Event.objects.filter(shopper_ref="c-5").count() == len(range(5, 2500, 97))
+    out, _ = run(write(tmp_path, body, "many.csv.gz"))
+    assert "stored 0 events, 2500 already stored" in out and Event.objects.count() == 2500

@@ -3,13 +3,14 @@
 import logging
 import time
 
+import numpy as np
 import pytest
 
-from cart_recommender import catalog, registry, scoring
+from cart_recommender import catalog, registry, scoring, stats
 from cart_recommender.adapter import DefaultShopAdapter
 from cart_recommender.bundles import get_bundle
-from cart_recommender.models import BundleRule, ModelVersion
-from tests.bundle_data import fresh_serving, make_shop, recommender_settings  # noqa: F401
+from cart_recommender.models import BundleRule, Event, ModelVersion
+from tests.bundle_data import activate_model, fresh_serving, make_shop, recommender_settings  # noqa: F401
 from tests.testapp.models import Article
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving")]
@@ -20,10 +21,13 @@ def test_no_active_version_serves_the_baseline():
     assert state.model is None and state.label == "baseline"
 
 
-def test_an_unreadable_artifact_falls_back_and_is_not_retried_on_every_request(caplog, django_assert_num_queries):
+def test_an_unreadable_artifact_falls_back_and_is_not_retried_on_every_request(
+    caplog, django_assert_num_queries
+):
     make_shop()
-    version = ModelVersion.objects.create(status="ready", serving_method="model",
-                                          artifact="cart_recommender/models/missing.npz")
+    version = ModelVersion.objects.create(
+        status="ready", serving_method="model", artifact="cart_recommender/models/missing.npz"
+    )
     registry.activate(version)
     with recommender_settings(MODEL_CHECK_SECONDS=0), caplog.at_level(logging.ERROR):
         state = scoring.get_state()
@@ -116,3 +120,85 @@ def test_a_stale_snapshot_keeps_serving_while_it_is_rebuilt():
         while catalog._holder.rebuilding and time.monotonic() < deadline:
             time.sleep(0.05)
     assert not catalog._holder.rebuilding
+
+
+# --------------------------------------------------------------------------- with a model
+
+
+def test_an_active_model_serves_and_the_rules_still_hold():
+    make_shop()
+    version = activate_model("model")
+    with recommender_settings(MODEL_CHECK_SECONDS=0):
+        bundle = get_bundle(["TEA"], size=3)
+    assert bundle.model_version == str(version.pk)
+    assert bundle.method == "model"
+    keys = [i.product_id for i in bundle.items]
+    assert "TEA" not in keys and "POT" not in keys
+    assert len({i.category for i in bundle.items}) == len(keys) == 3
+    assert all(i.source == "model" for i in bundle.items)
+
+
+def test_the_candidate_table_is_exact_for_one_item_carts():
+    make_shop()
+    activate_model("model", seed=3)
+    state = scoring.get_state()
+    model, table = state.model, state.table
+    table.fill()
+    assert table.complete
+    for code in range(model.n_items):
+        full = model.score([code], None, 0.0)
+        expected = [int(c) for c in np.argsort(-full, kind="stable") if np.isfinite(full[c])][: table.k]
+        got, scores = table.ranked([code], table.k)
+        assert sorted(got.tolist()) == sorted(expected)
+        assert np.allclose(np.sort(scores)[::-1], np.sort(full[expected])[::-1], atol=1e-5)
+
+
+def test_the_candidate_table_merges_larger_carts_by_summed_score():
+    make_shop()
+    activate_model("model", seed=4)
+    table = scoring.get_state().table
+    table.fill()
+    codes, scores = table.ranked([0, 1], table.k)
+    assert 0 not in codes and 1 not in codes
+    assert list(scores) == sorted(scores, reverse=True)
+    a = dict(zip(*table.ranked([0], table.k), strict=False))
+    b = dict(zip(*table.ranked([1], table.k), strict=False))
+    floor_a, floor_b = min(a.values()), min(b.values())
+    for code, score in zip(codes.tolist(), scores.tolist(), strict=False):
+        assert score == pytest.approx(a.get(code, floor_a) + b.get(code, floor_b), abs=1e-5)
+
+
+def test_a_shopper_with_history_gets_the_full_forward_pass(django_user_model):
+    articles = make_shop()
+    me = django_user_model.objects.create_user("me")
+    Event.objects.create(event_type="purchase", product=articles["CAKE"], user=me, order_ref="m1")
+    activate_model("model")
+    state = scoring.get_state()
+    history = stats.shopper_history(me.pk)
+    got = scoring.model_candidates(state, ["TEA"], history, time.time(), 5)
+    model = state.model
+    full = model.score(
+        model.codes(["TEA"]), scoring._history([(model.item_index["CAKE"], history[0])]), time.time()
+    )
+    assert [c.key for c in got] == [model.items[i] for i in np.argsort(-full, kind="stable")[:5]]
+
+
+def test_a_baseline_that_won_its_holdout_serves_from_the_artifacts_arrays():
+    make_shop()
+    version = activate_model("copurchase")
+    bundle = get_bundle(["TEA"], size=3)
+    assert bundle.model_version == str(version.pk) and bundle.method == "model"
+    assert [i.product_id for i in bundle.items] == ["MUG1", "BISC", "SPOON"]
+    assert [i.reason for i in bundle.items] == ["Often bought with Green tea"] * 3
+    assert scoring.get_state().table is None  # only the model itself needs candidate lists
+
+
+def test_popularity_version_and_a_product_the_model_never_saw():
+    make_shop()
+    activate_model("popularity")
+    bundle = get_bundle(["SPOON"], size=2)
+    assert [i.product_id for i in bundle.items] == ["CAKE", "TEA"]  # bought in 25 and 20 orders
+    assert bundle.method == "model"  # the version's own popularity array, no SQL
+    Article.objects.create(ean="NEWBIE", title="Brand new", price_cents=100, shelf="new")
+    bundle = get_bundle(["NEWBIE"], size=2)  # unknown to the model: SQL fallbacks
+    assert bundle.method == "popularity" and len(bundle) == 2

@@ -89,7 +89,10 @@ def test_the_template_can_be_overridden(tmp_path, settings):
 
 def test_no_form_when_the_shop_has_no_endpoint(settings):
     make_shop()
-    settings.CART_RECOMMENDER = {**settings.CART_RECOMMENDER, "ADAPTER": "cart_recommender.adapter.DefaultShopAdapter"}
+    settings.CART_RECOMMENDER = {
+        **settings.CART_RECOMMENDER,
+        "ADAPTER": "cart_recommender.adapter.DefaultShopAdapter",
+    }
     html = render("{% complete_your_cart cart %}", make_request([]), cart=["TEA"])
     assert "Blue mug" in html and "Add all to cart" not in html
 
@@ -98,8 +101,9 @@ def test_add_all_records_clicks_and_hands_the_post_to_the_shop_with_307(client):
     make_shop()
     html = render("{% complete_your_cart %}", make_request(["TEA"]))
     signed = re.search(r'name="cart_recommender_bundle" value="([^"]+)"', html).group(1)
-    response = client.post("/recommender/bundle/add-all/",
-                           {"ean": ["MUG1", "BISC", "SPOON"], "cart_recommender_bundle": signed})
+    response = client.post(
+        "/recommender/bundle/add-all/", {"ean": ["MUG1", "BISC", "SPOON"], "cart_recommender_bundle": signed}
+    )
     assert response.status_code == 307
     assert response["Location"] == "/basket/add/"
     clicks = Event.objects.filter(event_type="bundle_click", source="bundle")

@@ -37,6 +37,10 @@ def test_snapshot_maps_shoppers_orders_and_skips_bundle_events(django_user_model
     assert snap.events_used == 5 and snap.event_counts == {"view": 1, "purchase": 4}
     assert snap.data_start == snap.data_end == START
     assert set(log.items) == {a.pk, b.pk}
+    assert abs(log.time[0] - START.timestamp()) < 1e-3  # epoch seconds computed by the database
+    late = START.replace(microsecond=250_000) + timedelta(hours=5)
+    Event.objects.create(event_type="click", product=a, timestamp=late)
+    assert abs(take_snapshot().log.time[-2] - late.timestamp()) < 1e-3
     assert set(log.shoppers) == {f"u{user.pk}", "s:sess", "r:crm-7"}
     # the session's two orderless purchases of one second form one basket
     assert len(log.orders) == 3 and "A1" in log.orders

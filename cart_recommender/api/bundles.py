@@ -36,13 +36,17 @@ def _size(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise ValidationError({"size": [f"size must be an integer from 1 to {app_settings.MAX_BUNDLE_SIZE}."]})
+        raise ValidationError(
+            {"size": [f"size must be an integer from 1 to {app_settings.MAX_BUNDLE_SIZE}."]}
+        )
     try:
         size = int(raw)
     except ValueError:
         raise ValidationError({"size": [f"size must be an integer, not {raw!r}."]}) from None
     if not 1 <= size <= app_settings.MAX_BUNDLE_SIZE:
-        raise ValidationError({"size": [f"size must be from 1 to {app_settings.MAX_BUNDLE_SIZE}, not {size}."]})
+        raise ValidationError(
+            {"size": [f"size must be from 1 to {app_settings.MAX_BUNDLE_SIZE}, not {size}."]}
+        )
     return size
 
 
@@ -50,7 +54,12 @@ def _resolve(quantities: dict[str, int]) -> dict[str, int]:
     """External ids -> catalog keys; any unknown id is a 400 naming it."""
     if len(quantities) > app_settings.MAX_CART_ITEMS:
         raise ValidationError(
-            {"items": [f"A cart may hold at most {app_settings.MAX_CART_ITEMS} different items, not {len(quantities)}."]}
+            {
+                "items": [
+                    f"A cart may hold at most {app_settings.MAX_CART_ITEMS} different items, "
+                    f"not {len(quantities)}."
+                ]
+            }
         )
     found, unknown = lookup_external_ids(quantities)
     if unknown:
@@ -67,8 +76,12 @@ def _bundle_response(
     session_key = (session.session_key or "") if session is not None else ""
     try:
         bundle = get_bundle(
-            [CartLine(k, q) for k, q in keys.items()], user=user, session_key=session_key, size=size,
-            personal=personal, use_cache=use_cache,
+            [CartLine(k, q) for k, q in keys.items()],
+            user=user,
+            session_key=session_key,
+            size=size,
+            personal=personal,
+            use_cache=use_cache,
         )
     except BundleError as exc:
         raise ValidationError({"detail": str(exc)}) from exc
@@ -78,7 +91,7 @@ def _bundle_response(
 def _parse_items(raw: Any) -> dict[str, int]:
     """``["A", {"id": "B", "quantity": 2}]`` -> ``{"A": 1, "B": 2}``; wrong types are a 400."""
     if not isinstance(raw, list):
-        raise ValidationError({"items": ["items must be a list of ids or {\"id\", \"quantity\"} objects."]})
+        raise ValidationError({"items": ['items must be a list of ids or {"id", "quantity"} objects.']})
     quantities: dict[str, int] = {}
     for n, entry in enumerate(raw):
         if isinstance(entry, str):
@@ -86,7 +99,9 @@ def _parse_items(raw: Any) -> dict[str, int]:
         elif isinstance(entry, dict):
             extra = set(entry) - {"id", "quantity"}
             if extra:
-                raise ValidationError({"items": [f"items[{n}] has unknown field(s): {', '.join(sorted(extra))}."]})
+                raise ValidationError(
+                    {"items": [f"items[{n}] has unknown field(s): {', '.join(sorted(extra))}."]}
+                )
             ident, qty = entry.get("id"), entry.get("quantity", 1)
             if isinstance(ident, int) and not isinstance(ident, bool):
                 ident = str(ident)
@@ -110,8 +125,14 @@ class BundleView(APIView):
     @extend_schema(
         operation_id="bundle_for_items",
         parameters=[
-            OpenApiParameter("items", str, required=True, many=True, explode=False,
-                             description="Product ids in the cart, comma separated (or repeated)."),
+            OpenApiParameter(
+                "items",
+                str,
+                required=True,
+                many=True,
+                explode=False,
+                description="Product ids in the cart, comma separated (or repeated).",
+            ),
             SIZE_PARAM,
         ],
         responses={200: BundleSerializer, **ERRORS},
@@ -132,7 +153,9 @@ class BundleView(APIView):
         operation_id="bundle_for_cart",
         request=BundleRequestSerializer,
         responses={200: BundleSerializer, **ERRORS},
-        examples=[OpenApiExample("a cart", value={"items": [{"id": "85123A", "quantity": 2}, "22423"], "size": 3})],
+        examples=[
+            OpenApiExample("a cart", value={"items": [{"id": "85123A", "quantity": 2}, "22423"], "size": 3})
+        ],
         tags=["bundles"],
     )
     def post(self, request: Request) -> Response:
@@ -141,7 +164,9 @@ class BundleView(APIView):
             raise ValidationError({"detail": "The body must be a JSON object with an items list."})
         extra = set(data) - {"items", "size"}
         if extra:
-            raise ValidationError({"detail": f"Unknown field(s): {', '.join(sorted(extra))}; expected items and size."})
+            raise ValidationError(
+                {"detail": f"Unknown field(s): {', '.join(sorted(extra))}; expected items and size."}
+            )
         if "items" not in data:
             raise ValidationError({"items": ["This field is required."]})
         quantities = _parse_items(data["items"])
@@ -154,8 +179,12 @@ class MyCartBundleView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="bundle_for_my_cart", parameters=[SIZE_PARAM],
-                   responses={200: BundleSerializer, **ERRORS}, tags=["bundles"])
+    @extend_schema(
+        operation_id="bundle_for_my_cart",
+        parameters=[SIZE_PARAM],
+        responses={200: BundleSerializer, **ERRORS},
+        tags=["bundles"],
+    )
     def get(self, request: Request) -> Response:
         size = _size(request.query_params.get("size"))
         lines = get_adapter().get_cart(request._request)
@@ -172,9 +201,12 @@ class BoughtTogetherView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="bought_together", parameters=[SIZE_PARAM],
-                   responses={200: BundleSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
-                   tags=["bundles"])
+    @extend_schema(
+        operation_id="bought_together",
+        parameters=[SIZE_PARAM],
+        responses={200: BundleSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        tags=["bundles"],
+    )
     def get(self, request: Request, product_id: str) -> Response:
         found, unknown = lookup_external_ids([product_id])
         if unknown:

@@ -7,8 +7,8 @@ on locked-down networks; these views use the copies shipped by ``drf-spectacular
 
 from __future__ import annotations
 
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from django.templatetags.static import static
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 
 def _sidecar(path: str) -> str:

@@ -38,12 +38,11 @@ import numpy as np
 
 from cart_recommender.ml.data import PURCHASE, EventLog, History, Query
 
-# The most (query x item) cells a scorer fills at once; bounds memory for large catalogs.
-_CELLS_PER_CHUNK = 1 << 24
 # The most item pairs generated at once while counting co-purchases.
 _PAIRS_PER_CHUNK = 1 << 23
 # Catalogs with at most this many item pairs count co-purchases in (and score from) a dense square.
 _DENSE_CELLS = 1 << 25
+_DENSE_MIN_QUERIES = 256
 # Incremental co-purchase sums are redone from scratch after this many updates (rounding drift).
 _MAX_UPDATES = 64
 
@@ -128,10 +127,6 @@ def _known(codes: np.ndarray, n_items: int) -> np.ndarray:
     return codes[(codes >= 0) & (codes < n_items)]
 
 
-def _chunk_size(n_items: int) -> int:
-    return max(1, _CELLS_PER_CHUNK // max(n_items, 1))
-
-
 class Popularity:
     """Most-bought items first, whatever the cart or the shopper."""
 
@@ -190,11 +185,21 @@ class CoPurchase:
         denominators = np.maximum(self.popularity[rows], 1).astype(np.float64)
         self._weights = (self.counts / denominators).astype(np.float32)
         self._dense = None
-        if self.n_items * self.n_items <= _DENSE_CELLS:
-            # Co-purchases are dense on small catalogs (half the pairs on Online Retail): summing
-            # dense rows is then much faster than gathering CSR entries.
-            self._dense = np.zeros((self.n_items, self.n_items), np.float32)
-            self._dense[rows, self.indices] = self._weights
+
+    def _dense_rows(self, n_queries: int) -> np.ndarray | None:
+        """The weights as a dense square, built on the first large batch of a small catalog.
+
+        Co-purchases are dense on small catalogs (half of all pairs on Online Retail), and
+        summing dense rows is then much faster than gathering CSR entries; a server scoring one
+        cart at a time never pays for the square.
+        """
+        n = self.n_items
+        if self._dense is None and n_queries >= _DENSE_MIN_QUERIES and n * n <= _DENSE_CELLS:
+            rows = np.repeat(np.arange(n), np.diff(self.indptr))
+            dense = np.zeros((n, n), np.float32)
+            dense[rows, self.indices] = self._weights
+            self._dense = dense
+        return self._dense
 
     def neighbours(self, item: int, top_n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Codes and counts of the items most often bought with ``item``, most frequent first."""
@@ -204,64 +209,61 @@ class CoPurchase:
         return codes[order], counts[order]
 
     def score(self, queries: Sequence[Query]) -> np.ndarray:
+        """Sum the cart items' rows; each query whose cart differs little from the previous one's
+        (leave-one-out on one order, a cart growing an item at a time) updates that sum instead."""
         n = self.n_items
         out = np.zeros((len(queries), n), np.float32)
-        if self._dense is not None:
-            self._score_dense(queries, out)
-            return out
-        step = _chunk_size(n)
-        for lo in range(0, len(queries), step):
-            batch = queries[lo:lo + step]
-            carts = [_known(q.cart, n) for q in batch]
-            owner = np.repeat(np.arange(len(carts)), [len(c) for c in carts])
-            cart_items = np.concatenate(carts) if carts else np.zeros(0, np.int64)
-            starts, ends = self.indptr[cart_items], self.indptr[cart_items + 1]
-            lengths = ends - starts
-            # Concatenated CSR ranges [start, end) of every (query, cart item) pair.
-            positions = np.arange(int(lengths.sum())) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-            cells = np.repeat(owner, lengths).astype(np.int64) * n + self.indices[positions]
-            summed = np.bincount(cells, weights=self._weights[positions], minlength=len(batch) * n)
-            out[lo:lo + len(batch)] = summed.reshape(len(batch), n)
-        return out
+        dense = self._dense_rows(len(queries))
 
-    def _score_dense(self, queries: Sequence[Query], out: np.ndarray) -> None:
-        """Sum dense rows; a query whose cart differs little from the previous one's (leave-one-out
-        on one order, a cart growing an item at a time) updates that sum instead of redoing it."""
-        assert self._dense is not None
-        n = self.n_items
+        def row_sum(items: np.ndarray) -> np.ndarray:
+            if dense is None:
+                return self._sparse_row_sum(items)
+            if len(items) == 1:  # the usual update: one row in, one out
+                return dense[items[0]]
+            return dense[items].sum(axis=0, dtype=np.float64)
+
         previous = np.zeros(0, np.int64)
         previous_mask = np.zeros(n, bool)
         total = np.zeros(n, np.float64)
-        steps = 0
+        updates = 0
         for row, query in enumerate(queries):
             mask = np.zeros(n, bool)
             mask[_known(query.cart, n)] = True
-            cart = np.flatnonzero(mask)  # distinct, sorted
+            cart = np.flatnonzero(mask)  # distinct (an item twice in a cart counts once), sorted
             added = cart[~previous_mask[cart]]
             removed = previous[~mask[previous]]
-            if len(added) + len(removed) < len(cart) and steps < _MAX_UPDATES:
-                total += self._dense[added].sum(axis=0, dtype=np.float64)
-                total -= self._dense[removed].sum(axis=0, dtype=np.float64)
-                steps += 1
+            if len(added) + len(removed) < len(cart) and updates < _MAX_UPDATES:
+                if len(added):
+                    total += row_sum(added)
+                if len(removed):
+                    total -= row_sum(removed)
+                updates += 1
             else:
-                total = self._dense[cart].sum(axis=0, dtype=np.float64)
-                steps = 0
+                total = row_sum(cart).astype(np.float64)
+                updates = 0
             out[row] = total
             previous, previous_mask = cart, mask
+        return out
+
+    def _sparse_row_sum(self, items: np.ndarray) -> np.ndarray:
+        starts, ends = self.indptr[items], self.indptr[items + 1]
+        lengths = ends - starts
+        # The concatenated CSR ranges [start, end) of the items' rows.
+        positions = np.arange(int(lengths.sum())) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return np.bincount(self.indices[positions], weights=self._weights[positions], minlength=self.n_items)
 
     def to_arrays(self, top_n: int | None = 50) -> dict[str, np.ndarray]:
         """The state as plain arrays (see the module docstring); keeps ``top_n`` neighbours per item."""
-        codes, counts, lengths = [], [], []
-        for item in range(self.n_items):
-            c, k = self.neighbours(item, top_n)
-            codes.append(c)
-            counts.append(k)
-            lengths.append(len(c))
+        rows = np.repeat(np.arange(self.n_items), np.diff(self.indptr))
+        order = np.lexsort((self.indices, -self.counts.astype(np.int64), rows))
+        rank = np.arange(len(order)) - self.indptr[rows[order]]
+        kept = order[rank < top_n] if top_n is not None else order
+        lengths = np.bincount(rows[kept], minlength=self.n_items)
         return {
             "popularity": self.popularity.copy(),
-            "neighbour_indptr": np.r_[0, np.cumsum(lengths, dtype=np.int64)].astype(np.int64),
-            "neighbour_items": np.concatenate(codes).astype(np.int32) if codes else np.zeros(0, np.int32),
-            "neighbour_counts": np.concatenate(counts).astype(np.int32) if counts else np.zeros(0, np.int32),
+            "neighbour_indptr": np.r_[0, np.cumsum(lengths)].astype(np.int64),
+            "neighbour_items": self.indices[kept].astype(np.int32),
+            "neighbour_counts": self.counts[kept].astype(np.int32),
         }
 
     @classmethod
@@ -333,4 +335,6 @@ class Personal:
         return cls()._set(np.asarray(arrays["popularity"], dtype=np.int64))
 
 
-BASELINES: tuple[type[Popularity] | type[CoPurchase] | type[Personal], ...] = (Popularity, CoPurchase, Personal)
+BASELINES: tuple[type[Popularity] | type[CoPurchase] | type[Personal], ...] = (
+    Popularity, CoPurchase, Personal,
+)

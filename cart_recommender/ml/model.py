@@ -48,7 +48,7 @@ class TrainingConfig:
     val_fraction: float = 0.1  # the most recent orders of the log, for early stopping
     max_val_examples: int = 4000
     targets_per_basket: int = 4  # held-out items drawn from each order per epoch
-    max_examples_per_epoch: int = 100_000
+    max_examples_per_epoch: int = 50_000
     full_softmax_max_items: int = 20_000  # above this, sampled softmax
     negatives: int = 1024  # uniform negatives added to the in-batch ones (sampled softmax)
     check_every_batches: int = 10  # how often should_stop and the time budget are checked
@@ -56,9 +56,9 @@ class TrainingConfig:
     dim: int = 64
     blocks: int = 1
     heads: int = 2
-    max_cart: int = 32
-    max_history: int = 64
-    neighbours: int = 50
+    max_cart: int = 24
+    max_history: int = 32
+    neighbours: int = 30
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:

@@ -72,6 +72,13 @@ class Split:
     dataset: dict[str, int] = field(default_factory=dict)
 
 
+def _reordered(log: EventLog, order: np.ndarray) -> EventLog:
+    return EventLog(
+        time=log.time[order], shopper=log.shopper[order], kind=log.kind[order], item=log.item[order],
+        order=log.order[order], items=log.items, shoppers=log.shoppers, orders=log.orders,
+    )
+
+
 def _subset(log: EventLog, keep: np.ndarray) -> tuple[EventLog, np.ndarray]:
     """The events in ``keep``, items and orders re-coded densely; also the old -> new item map."""
     catalog = np.unique(log.item[keep])
@@ -105,6 +112,8 @@ def split(
 
     With too few orders for a holdout, every event is training data and there is no query.
     """
+    if len(log) and np.any(np.diff(log.time) < 0):  # the contract says sorted; make sure
+        log = _reordered(log, np.argsort(log.time, kind="stable"))
     purchase = (log.kind == PURCHASE) & (log.order >= 0)
     rows = np.flatnonzero(purchase)  # time-sorted, so an order's first row is its earliest
     present, first = np.unique(log.order[rows], return_index=True)
@@ -119,16 +128,18 @@ def split(
     distinct = np.bincount(basket_orders, minlength=len(log.orders))
     n_tail = int(len(present) * Fraction(test_fraction).limit_denominator(10_000))
     tail = chrono[len(chrono) - n_tail:] if n_tail else chrono[:0]
-    test = tail[distinct[present[tail]] >= min_distinct_items][-max_test_orders:] if max_test_orders else tail[:0]
+    test = tail[distinct[present[tail]] >= min_distinct_items]
+    test = test[len(test) - max_test_orders:] if len(test) > max_test_orders else test
 
     is_test = np.zeros(len(log.orders) + 1, bool)  # the extra slot keeps order -1 out of tests
     is_test[present[test]] = True
     cutoff = float(order_time[test[0]]) if len(test) else None
-    in_order = purchase
-    keep = np.where(in_order, ~is_test[log.order], True if cutoff is None else log.time < cutoff)
+    keep = np.where(purchase, ~is_test[log.order], True if cutoff is None else log.time < cutoff)
     train, item_map = _subset(log, keep)
 
-    queries, targets, query_order = _queries(log, rows, present[test], order_time[test], owner[test], item_map)
+    queries, targets, query_order = _queries(
+        log, rows, present[test], order_time[test], owner[test], item_map
+    )
     dataset = {
         "orders": int(len(present)),
         "train_orders": int(len(present) - len(test)),
@@ -208,7 +219,11 @@ def evaluate(
         results[scorer.name] = metrics_from_ranks(np.concatenate(ranks), ks)
         by_method[scorer.name] = {"eval_s": round(time.perf_counter() - started, 3)}
     total = round(sum(t["eval_s"] for t in by_method.values()), 3)
-    return {"dataset": dict(split.dataset), "results": results, "timings": {"eval_s": total, "by_method": by_method}}
+    return {
+        "dataset": dict(split.dataset),
+        "results": results,
+        "timings": {"eval_s": total, "by_method": by_method},
+    }
 
 
 def fit_all(scorers: Sequence[Scorer], split: Split) -> dict[str, float]:

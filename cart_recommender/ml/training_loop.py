@@ -4,7 +4,9 @@ The run trains once. The most recent ``val_fraction`` of orders is held out (a t
 split) and ranked against the full catalog after every epoch; the weights of the best epoch by
 validation NDCG@10 are kept. The run stops early when validation stops improving for
 ``patience`` epochs, when the time budget is spent, or when ``should_stop()`` says so (checked
-every few batches, so a cancel from the admin takes effect within seconds).
+every few batches, so a cancel from the admin takes effect within seconds). The first epoch
+always completes unless cancelled (``max_examples_per_epoch`` bounds its length), so a tight
+budget on a busy machine still yields a model.
 """
 
 from __future__ import annotations
@@ -27,18 +29,31 @@ from cart_recommender.ml.model import (
     prepare,
 )
 from cart_recommender.ml.network import Architecture
+from cart_recommender.ml.serving import forward_numpy
 
 
-def _ranking(model: Any, x: dict[str, np.ndarray], k: int = 10, step: int = 512) -> tuple[float, float]:
-    """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded)."""
+def _ranking(
+    model: Any, arch: Architecture, constants: dict[str, np.ndarray], x: dict[str, np.ndarray],
+    k: int = 10, step: int = 512,
+) -> tuple[float, float]:
+    """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded).
+
+    Scored with the NumPy forward pass (what serving runs), which also spares Keras tracing a
+    second (predict) graph every training run.
+    """
+    params = {name: np.asarray(var.numpy()) for name, var in model.p.items()}
     hits, gains = 0.0, 0.0
     total = x["target"].shape[0]
+    rows = np.arange(step)
     for lo in range(0, total, step):
         part = {name: value[lo : lo + step] for name, value in x.items()}
-        scores = np.asarray(model.predict_on_batch(part))
-        tgt = part["target"]
-        mine = scores[np.arange(tgt.size), tgt]
-        rank = (scores > mine[:, None]).sum(axis=1)
+        scores = forward_numpy(params, constants, part, arch)
+        m = part["target"].shape[0]
+        cart = part["cart"]
+        scores = np.concatenate([scores, np.zeros((m, 1), np.float32)], axis=1)
+        scores[rows[:m, None], cart] = -np.inf  # padding lands in the extra column
+        mine = scores[rows[:m], part["target"]]
+        rank = (scores[:, : arch.n_items] > mine[:, None]).sum(axis=1)
         hit = rank < k
         hits += float(hit.sum())
         gains += float((hit / np.log2(rank + 2.0)).sum())
@@ -89,7 +104,7 @@ def train(
                 return
             if should_stop is not None and should_stop():
                 Guard.reason = "cancelled"
-            elif out_of_time():
+            elif history.loss and out_of_time():  # the first epoch always completes
                 Guard.reason = "time_budget"
             if Guard.reason:
                 self.model.stop_training = True
@@ -99,7 +114,7 @@ def train(
     for epoch in range(config.max_epochs):
         if should_stop is not None and should_stop():
             Guard.reason = "cancelled"
-        if Guard.reason or out_of_time():
+        if Guard.reason or (history.loss and out_of_time()):
             history.stopped = Guard.reason or "time_budget"
             break
         x = draw_examples(
@@ -118,7 +133,7 @@ def train(
         history.loss.append(float(fit.history["loss"][-1]))
         history.examples_seen += usable
         if val_x is not None:
-            hr, ndcg = _ranking(model, val_x)
+            hr, ndcg = _ranking(model, arch, data["constants"], val_x)
         else:
             hr, ndcg = 0.0, -history.loss[-1]
         history.val_hr.append(hr)

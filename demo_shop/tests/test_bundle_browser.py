@@ -19,8 +19,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def shop_with_history(products):
     """Past orders: the cake stand was bought with the cake tins and the bunting."""
     by_sku = {p.sku: p for p in products}
-    orders = [("22423", "22720"), ("22423", "22720"), ("22423", "47566"), ("22423", "20725"),
-              ("85123A", "84879")]
+    orders = [
+        ("22423", "22720"),
+        ("22423", "22720"),
+        ("22423", "47566"),
+        ("22423", "20725"),
+        ("85123A", "84879"),
+    ]
     Event.objects.bulk_create(
         Event(event_type="purchase", product=by_sku[sku], shopper_ref=f"past{n}", order_ref=f"past{n}")
         for n, skus in enumerate(orders)

@@ -42,7 +42,8 @@ def test_copurchase_sums_conditional_counts_over_the_cart(train):
     # n(a,b)=2 n(a,c)=2 n(a,d)=2 n(b,c)=2 n(b,d)=1 n(c,d)=1; n(a)=6 n(b)=5 n(c)=6 n(d)=5
     rows = scorer.score([query([b]), query([a, -1]), query([c, d]), query([]), query([d, d])])
     assert by_item(train, rows[0]) == pytest.approx({"a": 0.4, "b": 0, "c": 0.4, "d": 0.2, "v": 0, "e": 0})
-    assert by_item(train, rows[1]) == pytest.approx({"a": 0, "b": 1 / 3, "c": 1 / 3, "d": 1 / 3, "v": 0, "e": 0})
+    assert by_item(train, rows[1]) == pytest.approx(
+        {"a": 0, "b": 1 / 3, "c": 1 / 3, "d": 1 / 3, "v": 0, "e": 0})
     assert by_item(train, rows[2]) == pytest.approx(
         {"a": 2 / 6 + 2 / 5, "b": 2 / 6 + 1 / 5, "c": 1 / 5, "d": 1 / 6, "v": 0, "e": 0})
     assert not rows[3].any()
@@ -52,13 +53,20 @@ def test_copurchase_sums_conditional_counts_over_the_cart(train):
 def test_copurchase_sparse_path_matches_the_dense_one(train, monkeypatch):
     from cart_recommender.ml import baselines
 
-    carts = [[0], [0, 1], [0, 1, 2], [3], [1, 3], [], [2, -1]]
-    dense = CoPurchase().fit(train).score([query(c) for c in carts])
+    carts = [[0], [0, 1], [0, 1, 2], [3], [1, 3], [], [2, -1], [0, 1, 2, 3], [1, 2, 3], [0, 2, 3]]
+    monkeypatch.setattr(baselines, "_DENSE_MIN_QUERIES", 1)
+    dense_scorer = CoPurchase().fit(train)
+    dense = dense_scorer.score([query(c) for c in carts])
+    assert dense_scorer._dense is not None
     monkeypatch.setattr(baselines, "_DENSE_CELLS", 0)
     monkeypatch.setattr(baselines, "_PAIRS_PER_CHUNK", 3)  # many small chunks while counting
     sparse_scorer = CoPurchase().fit(train)
+    sparse = sparse_scorer.score([query(c) for c in carts])
     assert sparse_scorer._dense is None
-    np.testing.assert_allclose(sparse_scorer.score([query(c) for c in carts]), dense, rtol=1e-6)
+    np.testing.assert_allclose(sparse, dense, rtol=1e-6)
+    for row, cart in zip(sparse, carts, strict=True):  # both equal the plain sum of the rows
+        expected = sum((sparse_scorer.score([query([i])])[0] for i in cart if i >= 0), np.zeros(6))
+        np.testing.assert_allclose(row, expected, rtol=1e-6)
 
 
 def test_co_purchase_counts_on_random_baskets_match_a_direct_count():
@@ -91,7 +99,8 @@ def test_personal_counts_earlier_orders_and_popularity_breaks_ties(train):
     row = Personal().fit(train).score([query([b], history), query([])])
     assert by_item(train, row[0]) == pytest.approx(
         {"a": 2 + 6 / 7, "b": 1 + 5 / 7, "c": 6 / 7, "d": 5 / 7, "v": 0, "e": 0}, abs=1e-6)
-    assert by_item(train, row[1]) == pytest.approx({"a": 6 / 7, "b": 5 / 7, "c": 6 / 7, "d": 5 / 7, "v": 0, "e": 0})
+    assert by_item(train, row[1]) == pytest.approx(
+        {"a": 6 / 7, "b": 5 / 7, "c": 6 / 7, "d": 5 / 7, "v": 0, "e": 0})
 
 
 def test_arrays_round_trip_and_top_n(train):
@@ -106,7 +115,8 @@ def test_arrays_round_trip_and_top_n(train):
     queries = [query([a]), query([b, d]), query([c])]
     np.testing.assert_allclose(CoPurchase.from_arrays(arrays).score(queries), scorer.score(queries))
     top1 = scorer.to_arrays(top_n=1)
-    assert np.diff(top1["neighbour_indptr"]).tolist() == [min(1, n) for n in np.diff(arrays["neighbour_indptr"])]
+    full_lengths = np.diff(arrays["neighbour_indptr"])
+    assert np.diff(top1["neighbour_indptr"]).tolist() == [min(1, n) for n in full_lengths]
     # b's best neighbours are a and c (2 each): the lower code is kept.
     kept = top1["neighbour_items"][top1["neighbour_indptr"][b]]
     assert kept == min(a, c)

@@ -136,3 +136,19 @@ def test_the_ml_core_imports_neither_django_nor_keras():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_unsorted_log_splits_like_the_sorted_one(split):
+    log = tiny_log()
+    reverse = np.arange(len(log))[::-1]
+    shuffled = EventLog(time=log.time[reverse], shopper=log.shopper[reverse], kind=log.kind[reverse],
+                        item=log.item[reverse], order=log.order[reverse], items=log.items,
+                        shoppers=log.shoppers, orders=log.orders)
+    again = protocol.split(shuffled)
+    assert again.test_orders == split.test_orders and again.dataset == split.dataset
+    # Lines of one order share a time, so only the order of its queries may differ.
+    def seen(s: protocol.Split) -> list:
+        return sorted((int(t), sorted(q.cart.tolist()), sorted(q.history.item.tolist()))
+                      for t, q in zip(s.targets, s.queries, strict=True))
+
+    assert seen(again) == seen(split)
