@@ -31,7 +31,7 @@ from django.core.cache import caches
 from django.utils.translation import gettext as _
 
 from cart_recommender import catalog, livesql, scoring, stats
-from cart_recommender.adapter import CartLine, get_adapter
+from cart_recommender.adapter import CartLine
 from cart_recommender.catalog import CatalogSnapshot, ProductInfo
 from cart_recommender.conf import app_settings
 from cart_recommender.scoring import Candidate, ServingState
@@ -274,10 +274,10 @@ def _build(
 
 
 def _live_sellable(pool: list[tuple[Candidate, str]]) -> list[tuple[Candidate, str]]:
-    """Drop candidates the shop stopped selling since the snapshot: one indexed query."""
+    """Drop candidates the shop stopped selling since the snapshot (see :mod:`.livesql`)."""
     if not pool:
         return pool
-    live = sellable_keys([cand.key for cand, _ in pool])
+    live = livesql.sellable_now([cand.key for cand, _ in pool])
     return [(cand, source) for cand, source in pool if cand.key in live]
 
 

@@ -242,7 +242,10 @@ def get_snapshot() -> CatalogSnapshot:
 
 def clear_snapshot(**kwargs: Any) -> None:
     """Forget the snapshot; the next request rebuilds it (connected to product saves)."""
+    from cart_recommender import livesql
+
     _holder.clear()
+    livesql.reset()
 
 
 def lookup_external_ids(ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:

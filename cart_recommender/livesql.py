@@ -1,8 +1,11 @@
-"""The serving path's one live query, compiled once per process instead of once per request.
+"""Whether candidates may be sold right now: a live query compiled once, or a recent set.
 
-"Which of these few products may the shop sell right now?" is asked for every freshly built
-bundle. Running it takes tens of microseconds; building it through the ORM (filters, joins,
-compiling to SQL) takes several times that. So the query is built once through the adapter's
+By default (``SELLABLE_REFRESH_SECONDS`` a number) each process keeps the keys of all sellable
+products, re-read in the background when older than that: no query per request, and a product
+that stops being sellable is no longer offered by freshly computed bundles within that many
+seconds. With ``None`` every freshly computed bundle asks the database about its candidates.
+That query takes tens of microseconds to run and several times that to build through the ORM
+(filters, joins, compiling to SQL), so it is built once through the adapter's
 ``sellable_queryset()`` for a given number of keys (rounded up to a multiple of 8, padded by
 repeating a key), its SQL and parameters are kept, and later calls only swap the keys in.
 The kept SQL is dropped when settings change (see :mod:`cart_recommender.receivers`).
@@ -10,22 +13,29 @@ The kept SQL is dropped when settings change (see :mod:`cart_recommender.receive
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections
 
 from cart_recommender.adapter import get_adapter
+from cart_recommender.conf import app_settings
+
+logger = logging.getLogger(__name__)
 
 STEP = 8
+#: Primary key types whose Python value is already what the database driver wants.
+PLAIN_TYPES = frozenset({"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+                         "PositiveIntegerField", "PositiveBigIntegerField", "SmallIntegerField", "CharField"})
 _compiled: dict[int, tuple[str, str, list[Any], list[int]]] = {}
 _lock = threading.Lock()
 
 
 def _sentinels(pk_field: Any, n: int) -> list[Any]:
-    if pk_field.get_internal_type() in ("AutoField", "BigAutoField", "SmallAutoField", "IntegerField",
-                                        "BigIntegerField", "PositiveIntegerField", "PositiveBigIntegerField"):
+    if pk_field.get_internal_type() in PLAIN_TYPES - {"CharField"}:
         return [-(10**15) - i for i in range(n)]
     return [f"\x00cr-sentinel-{i}" for i in range(n)]
 
@@ -66,13 +76,73 @@ def sellable_keys(keys: Sequence[str]) -> set[str]:
     params = list(template)
     padded = values + [values[-1]] * (size - len(values))
     connection = connections[alias]
+    plain = pk_field.get_internal_type() in PLAIN_TYPES  # the driver takes these as they are
     for position, value in zip(positions, padded, strict=True):
-        params[position] = pk_field.get_db_prep_value(value, connection)
+        params[position] = value if plain else pk_field.get_db_prep_value(value, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {str(row[0]) for row in cursor.fetchall()}
 
 
+class _SellableSet:
+    """The keys of every sellable product, re-read in the background when older than allowed."""
+
+    def __init__(self) -> None:
+        self.keys: frozenset[str] | None = None
+        self.read_at = 0.0
+        self.lock = threading.Lock()
+        self.reading = False
+
+    def current(self, max_age: float) -> frozenset[str]:
+        keys = self.keys
+        if keys is None:
+            with self.lock:
+                if self.keys is None:
+                    self.keys, self.read_at = _read_sellable(), time.monotonic()
+                return self.keys
+        if time.monotonic() - self.read_at >= max_age:
+            with self.lock:
+                start, self.reading = not self.reading, True
+            if start:
+                threading.Thread(target=self._reread, name="cart-recommender-sellable", daemon=True).start()
+        return keys
+
+    def _reread(self) -> None:
+        try:
+            self.keys, self.read_at = _read_sellable(), time.monotonic()
+        except Exception:  # keep the previous set; the next request tries again
+            logger.exception("cart_recommender: re-reading the sellable products failed")
+        finally:
+            self.reading = False
+            connections.close_all()
+
+    def clear(self) -> None:
+        self.keys = None
+
+
+def _read_sellable() -> frozenset[str]:
+    queryset = get_adapter().sellable_queryset().order_by().values_list("pk", flat=True)
+    return frozenset(str(pk) for pk in queryset.iterator(chunk_size=10000))
+
+
+_sellable = _SellableSet()
+
+
+def sellable_now(keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` may be sold: live in SQL, or from the process's recent sellable set.
+
+    ``SELLABLE_REFRESH_SECONDS = None`` asks the database every time (:func:`sellable_keys`);
+    a number answers from a set of every sellable product's key that is at most that many
+    seconds old (re-read in a background thread, one query), so a request costs no query.
+    """
+    max_age = app_settings.SELLABLE_REFRESH_SECONDS
+    if max_age is None:
+        return sellable_keys(keys)
+    current = _sellable.current(max_age)
+    return {key for key in keys if key in current}
+
+
 def reset(**kwargs: Any) -> None:
-    """Forget the compiled SQL (after a settings change)."""
+    """Forget the compiled SQL and the sellable set (settings or products changed)."""
     _compiled.clear()
+    _sellable.clear()

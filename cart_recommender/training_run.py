@@ -40,6 +40,28 @@ def choose_serving_method(metrics: dict[str, dict[str, Any]], metric: str) -> st
     return max(ranked, key=lambda m: (float(metrics[m].get(metric) or 0.0), -ranked.index(m)))
 
 
+class Watched:
+    """A scorer that, between the protocol's batches, keeps the heartbeat and honours cancel.
+
+    Scoring 100k+ holdout queries takes minutes on a busy worker; without this the run would
+    look dead to the lock after ``LOCK_TIMEOUT_SECONDS`` and could not be cancelled.
+    """
+
+    def __init__(self, scorer: Any, run: TrainingRun) -> None:
+        self.scorer = scorer
+        self.name = scorer.name
+        self.run = run
+
+    def fit(self, log: Any) -> Watched:
+        self.scorer.fit(log)
+        return self
+
+    def score(self, queries: Any) -> Any:
+        if self.run.should_stop():
+            raise Cancelled()
+        return self.scorer.score(queries)
+
+
 class TrainingRun:
     """The body of one run for one version (see :func:`execute`)."""
 
@@ -159,7 +181,8 @@ class TrainingRun:
                 model, history = self.fit_model(split.train)
 
         self.stage("evaluate", "evaluating every method on the holdout")
-        result = protocol.evaluate([*baselines, *([model] if model else [])], split)
+        scorers = [*baselines, *([model] if model else [])]
+        result = protocol.evaluate([Watched(scorer, self) for scorer in scorers], split)
         metrics = result["results"]
         metric = app_settings.GATE_METRIC
         serving = choose_serving_method(metrics, metric)

@@ -9,6 +9,13 @@ import pytest
 from cart_recommender.models import ModelVersion
 
 TRAINING_TIMEOUT_MS = 240_000
+#: A small model for small test data: "Retrain now" stores the web process's TRAINING
+#: settings on the version, and the worker trains with those.
+SMALL_TRAINING = {"max_epochs": 4, "time_budget_s": 90, "dim": 16, "batch_size": 32, "patience": 5}
+
+
+def use_small_training(settings) -> None:
+    settings.CART_RECOMMENDER = {**settings.CART_RECOMMENDER, "TRAINING": SMALL_TRAINING}
 
 
 def log_in(page, base_url: str, username: str, password: str) -> None:

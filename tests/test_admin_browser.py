@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from cart_recommender.models import Activation, ModelVersion
-from tests.admin_pages import log_in, retrain_and_watch
+from tests.admin_pages import log_in, retrain_and_watch, use_small_training
 from tests.training_data import make_orders
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]
@@ -27,7 +27,10 @@ def make_staff(username: str = "merchant", password: str = "s3cret-pw") -> tuple
     return username, password
 
 
-def test_staff_retrain_watch_progress_open_plots_and_activate(live_server, page, celery_worker_process):
+def test_staff_retrain_watch_progress_open_plots_and_activate(
+    live_server, page, celery_worker_process, settings
+):
+    use_small_training(settings)
     make_orders(80)
     # an active version that measured better than the new run will: the gate leaves the new
     # one "ready", so staff activate it by hand
@@ -51,7 +54,7 @@ def test_staff_retrain_watch_progress_open_plots_and_activate(live_server, page,
     assert "sequence model" in page.locator("#cr-metrics").inner_text()
 
     page.click("#cr-activate")
-    compare = page.locator("#cr-compare").inner_text()
+    compare = page.locator("#cr-compare").text_content()
     assert f"v{old.pk} (active now)" in compare and f"v{version_id}" in compare
     assert "auto" in page.locator("#cr-gate").inner_text()
     page.fill("#cr-note", "checked in the browser")

@@ -156,3 +156,14 @@ def test_beacon_script_in_a_real_browser(live_server, page, transactional_db):
     assert sorted(Event.objects.values_list("event_type", "session_key", "source")) == [
         ("click", session, "beacon"), ("view", session, "beacon"),
     ]
+
+
+def test_include_snippet_points_the_script_at_the_endpoint(rf):
+    from django.middleware.csrf import get_token
+    from django.template.loader import render_to_string
+
+    request = rf.get("/")
+    html = render_to_string("cart_recommender/beacon.html", request=request)
+    assert 'src="/static/cart_recommender/beacon.js"' in html
+    assert f'data-endpoint="{URL}"' in html
+    assert f'data-csrf="{get_token(request)}"' in html

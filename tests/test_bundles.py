@@ -1,5 +1,6 @@
 """The bundle engine's rules and fallbacks, on a hand-made shop whose right answers are known."""
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -36,13 +37,30 @@ def test_never_offers_what_is_in_the_cart():
     assert keys(bundle)[0] == "MUG2"  # the other mug is now the best companion
 
 
-def test_not_sellable_is_checked_live_even_when_the_snapshot_is_older():
+def test_not_sellable_is_checked_live_when_configured_so():
+    make_shop()
+    with recommender_settings(SELLABLE_REFRESH_SECONDS=None):
+        assert "MUG1" in keys(get_bundle(["TEA"], size=3))
+        # a queryset update sends no signal: only the live SQL check can see it
+        Article.objects.filter(ean="MUG1").update(available=False)
+        assert "MUG1" not in keys(get_bundle(["TEA"], size=3, use_cache=False))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_not_sellable_is_seen_within_the_refresh_interval():
+    from cart_recommender import livesql
+
     make_shop()
     assert "MUG1" in keys(get_bundle(["TEA"], size=3))
-    # a queryset update sends no signal: only the live SQL check can see it
     Article.objects.filter(ean="MUG1").update(available=False)
-    with recommender_settings(CACHE_ALIAS=None):
-        assert "MUG1" not in keys(get_bundle(["TEA"], size=3))
+    # within SELLABLE_REFRESH_SECONDS the process may still offer it (the documented bound) ...
+    assert "MUG1" in keys(get_bundle(["TEA"], size=3, use_cache=False))
+    livesql._sellable.read_at -= 11  # ... and once the set is older, it is re-read
+    get_bundle(["TEA"], size=3, use_cache=False)
+    deadline = time.monotonic() + 20
+    while livesql._sellable.reading and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "MUG1" not in keys(get_bundle(["TEA"], size=3, use_cache=False))
 
 
 def test_category_cap_is_configurable():

@@ -176,3 +176,30 @@ def test_many_rows_over_several_batches_and_statements(tmp_path, pencil):
     assert Event.objects.filter(shopper_ref="c-5").count() == len(range(5, 2500, 97))
     out, _ = run(write(tmp_path, body, "many.csv.gz"))
     assert "stored 0 events, 2500 already stored" in out and Event.objects.count() == 2500
+
+
+class GhostProductAdapter(ArticleAdapter):
+    """A broken shop adapter that maps one id to a product that is not in the database."""
+
+    def get_products_by_external_ids(self, ids):
+        found = super().get_products_by_external_ids(ids)
+        if "5901234123459" in set(ids):
+            found["5901234123459"] = Article(ean="5901234123459", title="Ghost")
+        return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_failing_in_the_database_is_rolled_back_whole(tmp_path, pencil):
+    body = (
+        "2024-03-01T10:00:00Z,c-1,,view,4006381333931,,,,,\n"  # batch 1 (lines 2-3)
+        "2024-03-01T10:01:00Z,c-1,,view,4006381333931,,,,,\n"
+        "2024-03-01T10:02:00Z,c-2,,view,4006381333931,,,,,\n"  # batch 2 (lines 4-5)
+        "2024-03-01T10:03:00Z,c-2,,view,5901234123459,,,,,\n"
+    )
+    adapter = f"{__name__}.GhostProductAdapter"
+    with override_settings(CART_RECOMMENDER={**settings.CART_RECOMMENDER, "ADAPTER": adapter}):
+        with pytest.raises(CommandError, match="lines 4-5 were not stored"):
+            run(write(tmp_path, body), "--batch-size", "2")
+    assert list(Event.objects.values_list("shopper_ref", flat=True)) == ["c-1", "c-1"]
+    out, _ = run(write(tmp_path, body[: body.rindex("2024-03-01T10:03")]))
+    assert "stored 1 events, 2 already stored" in out

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from cart_recommender import artifacts, registry, training
+from cart_recommender import artifacts, registry, training, training_run
 from cart_recommender.models import Event, ModelVersion, TrainingLock
 from cart_recommender.snapshot import take_snapshot
 from tests.testapp.models import Article
@@ -126,6 +126,24 @@ def test_a_running_training_stops_at_its_next_check_when_cancelled():
     assert version.cancel_requested and not version.metrics
     assert ModelVersion.objects.get_active() == active
     assert TrainingLock.objects.get().holder is None
+
+
+def test_cancel_is_honoured_between_evaluation_batches(monkeypatch):
+    monkeypatch.setattr(training_run, "CANCEL_EVERY_S", 0)  # read cancel_requested every check
+    make_orders(60)
+    version = training.create_version(params=BASELINES)
+    calls = []
+
+    def cancel_once_evaluating(state):
+        if state["stage"] == "evaluate":
+            calls.append(state)
+            if len(calls) == 2:  # the stage has started: the next check is inside evaluate()
+                training.request_cancel(ModelVersion.objects.get(pk=version.pk))
+
+    version = training.run_training(version.pk, progress=cancel_once_evaluating)
+    assert version.status == "cancelled"
+    assert "evaluating every method" in version.log and "holdout ndcg@10" not in version.log
+    assert not version.artifact and TrainingLock.objects.get().holder is None
 
 
 def test_a_run_refuses_to_start_while_another_holds_the_lock():

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cart_recommender.models import Event, ModelVersion
-from tests.admin_pages import log_in, retrain_and_watch
+from tests.admin_pages import log_in, retrain_and_watch, use_small_training
 from tests.fixtures import start_worker, stop_worker
 
 Status = ModelVersion.Status
@@ -89,8 +89,9 @@ def make_history(products, n_orders: int = 120, seed: int = 3) -> None:
 @pytest.mark.worker
 @pytest.mark.slow
 def test_retrain_activate_and_the_cart_bundle_comes_from_the_new_version(
-    live_server, page, products, demo_worker
+    live_server, page, products, demo_worker, settings
 ):
+    use_small_training(settings)
     make_history(products)
     old = ModelVersion.objects.create(  # measured better than the new run will: stays active
         status=Status.ACTIVE, serving_method="copurchase", artifact="cart_recommender/models/old.npz",
@@ -104,7 +105,7 @@ def test_retrain_activate_and_the_cart_bundle_comes_from_the_new_version(
     page.wait_for_selector("#cr-plots")
     assert page.locator("svg.cr-chart").count() == 2
     page.click("#cr-activate")
-    assert f"v{old.pk} (active now)" in page.locator("#cr-compare").inner_text()
+    assert f"v{old.pk} (active now)" in page.locator("#cr-compare").text_content()
     page.click("#cr-confirm")
     page.wait_for_selector(".cr-live")
     assert ModelVersion.objects.get(pk=version_id).status == Status.ACTIVE
