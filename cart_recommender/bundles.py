@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.cache import caches
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 
 from cart_recommender import catalog, livesql, scoring, stats
@@ -347,19 +348,40 @@ def _choose(
     return chosen
 
 
+#: The reasons a bundle item can give; translated once per language (see :func:`_text`).
+REASONS = {
+    "pinned": gettext_noop("Goes with %(name)s"),
+    "repeat": gettext_noop("You bought this before"),
+    "together": gettext_noop("Often bought with %(name)s"),
+    "popular": gettext_noop("Popular with other shoppers"),
+    "model": gettext_noop("Picked for your cart"),
+    "other": gettext_noop("You might also like"),
+}
+_translated: dict[tuple[str | None, str], str] = {}
+
+
+def _text(kind: str) -> str:
+    """The reason in the active language (a dict lookup: gettext per item costs more)."""
+    key = (get_language(), kind)
+    text = _translated.get(key)
+    if text is None:
+        text = _translated[key] = _(REASONS[kind])
+    return text
+
+
 def _reason(cand: Candidate, source: str, names: dict[str, Any]) -> str:
     anchor = names.get(cand.anchor) if cand.anchor else None
     if source == "pinned" and anchor is not None:
-        return _("Goes with %(name)s") % {"name": anchor.name}
+        return _text("pinned") % {"name": anchor.name}
     if cand.repeat or source == "personal":
-        return _("You bought this before")
+        return _text("repeat")
     if anchor is not None:
-        return _("Often bought with %(name)s") % {"name": anchor.name}
+        return _text("together") % {"name": anchor.name}
     if source == "popularity":
-        return _("Popular with other shoppers")
+        return _text("popular")
     if source == "model":
-        return _("Picked for your cart")
-    return _("You might also like")
+        return _text("model")
+    return _text("other")
 
 
 def _assemble(
