@@ -160,3 +160,13 @@ def test_cancel_a_queued_run_at_once():
     assert version.status == "cancelled" and version.cancel_requested
     assert "cancelled before it started" in version.log
     assert training.run_training(version.pk).status == "cancelled"  # a late task does nothing
+
+
+def test_the_beat_task_queues_a_run_unless_one_is_alive(django_capture_on_commit_callbacks):
+    from cart_recommender import tasks
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        queued = tasks.scheduled_retrain()
+    assert ModelVersion.objects.get(pk=queued).status == "queued" and len(callbacks) == 1
+    assert tasks.scheduled_retrain() is None  # busy: nothing more is queued
+    assert ModelVersion.objects.count() == 1
