@@ -59,6 +59,7 @@ class TrainingConfig:
     max_cart: int = 24
     max_history: int = 32
     neighbours: int = 30
+    all_neighbours_max_items: int = 500  # small catalogs keep every co-purchase partner
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
@@ -185,7 +186,7 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
     arch = Architecture(
         n_items=n, dim=config.dim, blocks=config.blocks, heads=config.heads, ffn=2 * config.dim,
         max_cart=max_cart, max_history=config.max_history if returning else 0,
-        neighbours=max(1, min(config.neighbours, n - 1)),
+        neighbours=max(1, n - 1 if n <= config.all_neighbours_max_items else min(config.neighbours, n - 1)),
     )
     co = co_purchase(baskets, n, arch.neighbours, config.pair_max_basket)
     counted = (sizes >= 1) & (sizes <= co.max_basket)
