@@ -37,8 +37,20 @@ class WorkerProcess:
 def start_worker(celery_app: str, queues: str, log_path: Path, extra_env: dict | None = None,
                  timeout: float = 60) -> WorkerProcess:
     """Start ``celery worker`` on the current test database and wait until it is ready."""
+    import importlib
+
     from django.db import connection
 
+    # a message left by an earlier test (a retrain requested without a worker) must not be
+    # mistaken for this test's: start every worker on empty queues
+    module = importlib.import_module(celery_app)
+    app = getattr(module, "app", None) or module.celery_app
+    with app.connection_for_write() as conn:
+        for queue in queues.split(","):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # a queue nobody declared yet has nothing to purge
+                pass
     env = dict(os.environ)
     env["CART_TEST_DB_NAME"] = str(connection.settings_dict["NAME"])
     env.setdefault("OMP_NUM_THREADS", "1")

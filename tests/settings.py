@@ -59,7 +59,8 @@ _db = dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'tests.sqlite3'}")
 if _db["ENGINE"].endswith("sqlite3"):
     # a file, not memory: worker processes started by tests must see the same database
     _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-    _db.setdefault("OPTIONS", {})["timeout"] = 30
+    # a writer waits for the other process (the worker) instead of failing with "locked"
+    _db.setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
 if os.environ.get("CART_TEST_DB_NAME"):
     _db["NAME"] = os.environ["CART_TEST_DB_NAME"]
 DATABASES = {"default": _db}
