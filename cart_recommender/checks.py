@@ -54,6 +54,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             Error(f"{SETTINGS_NAME}['ACTIVATION_GATE'] must be 'auto', 'manual' or 'always'.",
                   id="cart_recommender.E005")
         )
+    from cart_recommender.models import EventType
+
+    beacon_types = app_settings.BEACON_EVENT_TYPES
+    unknown_types = sorted(set(beacon_types) - set(EventType.values))
+    if unknown_types:
+        errors.append(
+            Error(f"{SETTINGS_NAME}['BEACON_EVENT_TYPES'] has unknown event type(s): "
+                  f"{', '.join(unknown_types)}.", hint=f"Known: {', '.join(EventType.values)}.",
+                  id="cart_recommender.E006")
+        )
+    forgeable = sorted(set(beacon_types) & {"add_to_cart", "remove_from_cart", "purchase"})
+    if forgeable:
+        errors.append(
+            Warning(f"The browser beacon accepts {', '.join(forgeable)}: any visitor can forge these "
+                    "events and steer what the model learns.",
+                    hint="Record cart changes and purchases server-side with record_event().",
+                    id="cart_recommender.W002")
+        )
     if app_settings.ADAPTER == DEFAULTS["ADAPTER"]:
         errors.append(
             Warning(

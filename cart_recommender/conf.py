@@ -82,6 +82,9 @@ DEFAULTS: dict[str, Any] = {
         "seed": 42,
         "max_epochs": 20,
         "time_budget_s": 240,
+        # The retrain's holdout: the newest qualifying orders (protocol v1 keeps 5,000; a
+        # retrain keeps fewer so that evaluating four methods stays a small part of the run).
+        "holdout_orders": 1000,
         # A run fails ("too little data") with fewer training orders than this.
         "min_orders": 10,
         # False: skip the Keras model and serve with the best baseline (no training backend).

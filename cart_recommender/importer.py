@@ -168,6 +168,8 @@ class EventImporter:
                     batch = []
             if batch:
                 self._apply(batch, report)
+            if report.stored and self._row_writer is not None:
+                self._row_writer.refresh_statistics()
         finally:
             if self._row_writer is not None:
                 self._row_writer.restore_connection()

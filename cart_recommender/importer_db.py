@@ -109,6 +109,21 @@ class EventRowWriter:
                     cursor.execute(f"PRAGMA cache_size = {self._saved_cache_size}")
             self._saved_cache_size = None
 
+    def refresh_statistics(self) -> None:
+        """Let the query planner see the new rows at once.
+
+        After a bulk import PostgreSQL's statistics still describe the old table until
+        autovacuum gets to it; the co-purchase queries of the data screen and the serving
+        fallbacks then pick nested loops over millions of rows (measured: 266 s instead of
+        1.8 s for the top pairs of the Online Retail data).
+        """
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(Event._meta.db_table)}")
+            elif connection.vendor == "sqlite":
+                cursor.execute("PRAGMA optimize")
+
     def insert(self, rows: Sequence[EventTuple]) -> None:
         """Insert ``rows`` (call inside the batch's transaction)."""
         if not rows:

@@ -27,7 +27,7 @@ Status = ModelVersion.Status
 PUSH_EVERY_S = 1.0  # progress/heartbeat writes at most this often
 CANCEL_EVERY_S = 1.0  # cancel_requested read at most this often
 #: TRAINING keys the glue reads itself (the rest configure the model).
-GLUE_PARAMS = {"min_orders", "use_model", "dataset"}
+GLUE_PARAMS = {"min_orders", "use_model", "dataset", "holdout_orders"}
 #: Ties on the gate metric go to the first of these (the simpler scorer after the model).
 METHOD_ORDER = ("model", "copurchase", "personal", "popularity")
 
@@ -165,7 +165,7 @@ class TrainingRun:
                  f"{snap.log.n_items} products")
 
         self.stage("split", "splitting on time (evaluation protocol v1)")
-        split = protocol.split(snap.log)
+        split = protocol.split(snap.log, max_test_orders=int(self.params.get("holdout_orders") or 1000))
         self.check_enough_data(split, snap.n_orders)
         self.log("holdout: " + ", ".join(f"{k} {v}" for k, v in split.dataset.items()))
 

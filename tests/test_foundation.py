@@ -49,6 +49,8 @@ def test_checks_report_misconfiguration():
     assert "cart_recommender.E004" in _ids(CART_RECOMMENDER={"BUNDLE_SIZE": 0})
     assert "cart_recommender.E005" in _ids(CART_RECOMMENDER={"ACTIVATION_GATE": "sometimes"})
     assert "cart_recommender.W001" in _ids(CART_RECOMMENDER={})
+    assert "cart_recommender.E006" in _ids(CART_RECOMMENDER={"BEACON_EVENT_TYPES": ["view", "like"]})
+    assert "cart_recommender.W002" in _ids(CART_RECOMMENDER={"BEACON_EVENT_TYPES": ["view", "purchase"]})
 
 
 @pytest.mark.django_db
