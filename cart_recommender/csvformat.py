@@ -132,15 +132,21 @@ def read_events(path: str | Path) -> Iterator[EventRow | RowError]:
         yield from read_events_from(handle)
 
 
+def check_header(header: list[str]) -> None:
+    """Raise FormatError when the header lacks a required column."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if "user_id" not in header and "session_id" not in header:
+        missing.append("user_id or session_id")
+    if missing:
+        raise FormatError(f"the header lacks required column(s): {', '.join(missing)}")
+
+
 def read_events_from(handle: IO[str]) -> Iterator[EventRow | RowError]:
     reader = csv.DictReader(handle)
     header = reader.fieldnames
     if not header:
         raise FormatError("the file is empty: expected a header row")
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing or ("user_id" not in header and "session_id" not in header):
-        missing += [] if ("user_id" in header or "session_id" in header) else ["user_id or session_id"]
-        raise FormatError(f"the header lacks required column(s): {', '.join(missing)}")
+    check_header(header)
     for record in reader:
         line = reader.line_num
         if None in record:  # more fields than the header
@@ -203,10 +209,7 @@ def read_event_fields_from(handle: IO[str]) -> Iterator[EventFields | RowError]:
     if not header:
         raise FormatError("the file is empty: expected a header row")
     # DictReader semantics: the header as given; a missing column reads as empty.
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing or ("user_id" not in header and "session_id" not in header):
-        missing += [] if ("user_id" in header or "session_id" in header) else ["user_id or session_id"]
-        raise FormatError(f"the header lacks required column(s): {', '.join(missing)}")
+    check_header(header)
     width = len(header)
     # With duplicate column names DictReader keeps the last one; so does this mapping.
     index = {name: i for i, name in enumerate(header)}

@@ -92,21 +92,12 @@ def request_retrain(user: Any = None, *, params: dict[str, Any] | None = None) -
     from cart_recommender.tasks import retrain
 
     with transaction.atomic():
-        registry.lock_row_for_update()
-        busy = busy_version()
-        if busy is not None:
-            raise TrainingInProgress(busy)
-        _expire_dead_runs()
-        now = timezone.now()
         task_id = str(uuid.uuid4())
-        version = ModelVersion.objects.create(
-            status=Status.QUEUED,
-            requested_by=user if getattr(user, "is_authenticated", False) else None,
-            params=training_params(params),
+        version = _queue_version(
+            user if getattr(user, "is_authenticated", False) else None,
+            params,
             task_id=task_id,
-            heartbeat_at=now,
-            progress={"stage": "queued"},
-            log=f"[{now:%H:%M:%S}] queued on {app_settings.TRAINING_QUEUE!r}\n",
+            log=f"[{timezone.now():%H:%M:%S}] queued on {app_settings.TRAINING_QUEUE!r}\n",
         )
         transaction.on_commit(
             lambda: retrain.apply_async(
@@ -119,15 +110,20 @@ def request_retrain(user: Any = None, *, params: dict[str, Any] | None = None) -
 def create_version(user: Any = None, *, params: dict[str, Any] | None = None) -> ModelVersion:
     """A queued version for a run that starts right here (the management command)."""
     with transaction.atomic():
-        registry.lock_row_for_update()
-        busy = busy_version()
-        if busy is not None:
-            raise TrainingInProgress(busy)
-        _expire_dead_runs()
-        return ModelVersion.objects.create(
-            status=Status.QUEUED, requested_by=user, params=training_params(params),
-            heartbeat_at=timezone.now(), progress={"stage": "queued"},
-        )
+        return _queue_version(user, params)
+
+
+def _queue_version(user: Any, params: dict[str, Any] | None, **fields: Any) -> ModelVersion:
+    """Create a queued version under the lock row, unless another run is alive (one at a time)."""
+    registry.lock_row_for_update()
+    busy = busy_version()
+    if busy is not None:
+        raise TrainingInProgress(busy)
+    _expire_dead_runs()
+    return ModelVersion.objects.create(
+        status=Status.QUEUED, requested_by=user, params=training_params(params),
+        heartbeat_at=timezone.now(), progress={"stage": "queued"}, **fields,
+    )
 
 
 def _expire_dead_runs() -> None:
