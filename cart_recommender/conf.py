@@ -81,7 +81,7 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING": {
         "seed": 42,
         "max_epochs": 20,
-        "time_budget_s": 240,
+        "time_budget_s": 200,
         # The retrain's holdout: the newest qualifying orders (protocol v1 keeps 5,000; a
         # retrain keeps fewer so that evaluating four methods stays a small part of the run).
         "holdout_orders": 1000,

@@ -40,7 +40,7 @@ class TrainingConfig:
 
     seed: int = 42
     max_epochs: int = 20
-    time_budget_s: float = 240.0
+    time_budget_s: float = 200.0
     batch_size: int = 256
     learning_rate: float = 2e-3
     dropout: float = 0.1
