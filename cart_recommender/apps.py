@@ -8,7 +8,9 @@ class CartRecommenderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cart_recommender import checks  # noqa: F401  (registers system checks)
-        from cart_recommender import receivers
+        from cart_recommender import (
+            checks,  # noqa: F401  (registers system checks)
+            receivers,
+        )
 
         receivers.connect()

@@ -1,4 +1,7 @@
-"""URLs of the app; include them under any prefix: ``path("recommender/", include("cart_recommender.urls"))``."""
+"""URLs of the app; include them under any prefix.
+
+Example: ``path("recommender/", include("cart_recommender.urls"))``.
+"""
 
 from django.urls import include, path
 
