@@ -4,6 +4,7 @@ Prints a readable table per dataset, then the JSON of all reports (also written 
 The numbers are those of ``manage.py cart_recommender_evaluate`` (same function behind both).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/quality.py [--no-model] [--json OUT] [FILE ...]
+    ... benchmarks/quality.py --set encoder=gru --time-budget 100000 --epochs 6   # an experiment
 
 Without FILE it runs every ``*.csv`` / ``*.csv.gz`` in ../shared/datasets/ (next to the repo)
 or in --datasets DIR.
@@ -41,9 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--time-budget", type=float, default=None, help="model training seconds")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a model training parameter (TrainingConfig field), e.g. encoder=gru")
     parser.add_argument("--json", metavar="OUT", help="write all reports as JSON to OUT")
     args = parser.parse_args(argv)
 
+    params = {}
+    for entry in args.set:
+        field, _, value = entry.partition("=")
+        try:
+            params[field] = json.loads(value)
+        except json.JSONDecodeError:
+            params[field] = value
     files = dataset_files(args)
     if not files:
         parser.error(f"no dataset found in {args.datasets}")
@@ -53,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ({path})", file=sys.stderr, flush=True)
         report = evaluate_file(
             path, include_model=not args.no_model, seed=args.seed, epochs=args.epochs,
-            time_budget_s=args.time_budget, say=lambda line: print("   " + line, file=sys.stderr, flush=True),
+            time_budget_s=args.time_budget, params=params,
+            say=lambda line: print("   " + line, file=sys.stderr, flush=True),
         )
         report["threads"] = os.environ.get("OMP_NUM_THREADS", "")
+        report["params"] = params
         reports[name] = report
         print(f"\n{name}\n{format_table(report)}\n", flush=True)
     text = json.dumps({"protocol": "v1", "datasets": reports}, indent=2)

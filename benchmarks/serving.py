@@ -1,9 +1,9 @@
 """Serving benchmark: bundle latency and throughput on a real HTTP server, against a bare view.
 
 Sets up its own database (SQLite under benchmarks/out/serving/, or ``DATABASE_URL``) with a
-synthetic catalog of ``--catalog`` products and purchase history, builds a valid model artifact
-with the ML core directly (the real serving network with random weights, plus the baselines'
-arrays fitted on the history: same shapes and cost as a trained model), activates it, starts
+synthetic catalog of ``--catalog`` products and purchase history, trains a model on it with
+``manage.py cart_recommender_train`` in a child process (the real retrain: snapshot, fit,
+holdout, export; a short fit, see ``serving_settings.TRAINING``) and activates it, starts
 gunicorn (2 sync workers, ``--preload``, BLAS at one thread) and drives it with ``--clients``
 concurrent clients. Three endpoints are measured on the same server, interleaved over
 ``--rounds`` rounds:
@@ -20,6 +20,9 @@ memory after serving only the bare view (model not loaded) and after serving bun
 Usage::
 
     python benchmarks/serving.py --json benchmarks/out/serving.json
+
+``--random-weights`` skips the training (an artifact of the same network with random weights
+and the same co-purchase tables: the same shapes and serving cost) for a quicker run.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -112,11 +116,48 @@ def make_shop(n_products: int, n_orders: int, seed: int) -> list[list[str]]:
     return orders
 
 
-def make_active_version(out_dir: Path, seed: int) -> tuple[int, int]:
-    """Export an artifact over the history with the ML core and make it the active version."""
+def make_active_version(out_dir: Path, seed: int, train: bool) -> tuple[int, int, dict]:
+    """Make a model version over the history and activate it; returns (id, size, how).
+
+    Trained (the default): the real retrain in a child process, so this process never imports
+    Keras (it forks the web server later). The version serves with the model even where a
+    baseline won its holdout, because the model's path is what is measured here; ``how``
+    records which scorer won.
+    """
+    from cart_recommender import registry
+    from cart_recommender.models import ModelVersion
+
+    if not train:
+        version = _random_weights_version(out_dir, seed)
+        registry.activate(version, note="serving benchmark")
+        return version.pk, version.artifact_size, {"trained": False}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "manage.py", "cart_recommender_train", "--activate", "always",
+         "--seed", str(seed), "--verbosity", "0"],
+        cwd=ROOT, env=server_env(), check=True,
+    )
+    version = ModelVersion.objects.get_active()
+    if version is None:
+        raise RuntimeError("the training run did not activate a version")
+    won = version.serving_method
+    if won != "model":
+        version.serving_method = "model"
+        version.save(update_fields=["serving_method"])
+        registry.activate(version, note="serving benchmark: measure the model's path")
+    how = {
+        "trained": True,
+        "train_s": round(time.perf_counter() - started, 1),
+        "holdout_winner": won,
+        "holdout_ndcg@10": {m: round(v.get("ndcg@10", 0.0), 4) for m, v in version.metrics.items()},
+    }
+    return version.pk, version.artifact_size, how
+
+
+def _random_weights_version(out_dir: Path, seed: int):
     import numpy as np
 
-    from cart_recommender import artifacts, registry
+    from cart_recommender import artifacts
     from cart_recommender.ml import export
     from cart_recommender.ml.data import EventLog
     from cart_recommender.ml.model import TrainingConfig, prepare
@@ -140,8 +181,7 @@ def make_active_version(out_dir: Path, seed: int) -> tuple[int, int]:
     name, size = artifacts.store_artifact(version.pk, path)
     version.artifact, version.artifact_size = name, size
     version.save(update_fields=["artifact", "artifact_size"])
-    registry.activate(version, note="serving benchmark")
-    return version.pk, size
+    return version
 
 
 # --------------------------------------------------------------------------- server
@@ -153,17 +193,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, db_path: Path, workers: int) -> subprocess.Popen:
-    env = dict(
+def server_env() -> dict[str, str]:
+    """The environment of the web server and the training child: the benchmark's settings."""
+    return dict(
         os.environ,
         DJANGO_SETTINGS_MODULE=SETTINGS,
-        BENCH_DB=str(db_path),
+        BENCH_DB=os.environ["BENCH_DB"],
         BENCH_MEDIA=str(OUT / "media"),
         OPENBLAS_NUM_THREADS="1",
         OMP_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
         PYTHONPATH=str(ROOT),
     )
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen:
+    env = server_env()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -304,11 +349,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--orders", type=int, default=30_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per scenario and round")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per scenario and round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--reuse", action="store_true", help="reuse the shop and model of the last run")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="skip training: serve the same network with random weights")
     args = parser.parse_args(argv)
 
     db_path = OUT / "serving.sqlite3"
@@ -323,6 +370,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         version = ModelVersion.objects.get_active()
         version_id, artifact_size = version.pk, version.artifact_size
+        how = {"reused": True}
         by_order: dict[str, list[str]] = {}
         rows = Event.objects.filter(event_type="purchase").values_list("order_ref", "product_id")
         for order, pk in rows.iterator(chunk_size=10000):
@@ -330,7 +378,7 @@ def main(argv: list[str] | None = None) -> dict:
         orders = list(by_order.values())
     else:
         orders = make_shop(args.catalog, args.orders, args.seed)
-        version_id, artifact_size = make_active_version(OUT, args.seed)
+        version_id, artifact_size, how = make_active_version(OUT, args.seed, not args.random_weights)
     setup_s = time.perf_counter() - t0
     from demo_shop.shop.models import Product
 
@@ -339,7 +387,7 @@ def main(argv: list[str] | None = None) -> dict:
     cached_carts = carts[:50]
 
     port = free_port()
-    server = start_server(port, db_path, args.workers)
+    server = start_server(port, args.workers)
     try:
         master = server.pid
         loop = asyncio.new_event_loop()
@@ -370,12 +418,16 @@ def main(argv: list[str] | None = None) -> dict:
             name: {"latencies": [], "wall": 0.0, "errors": 0}
             for name in ("bundle_uncached", "bundle_cached", "bare")
         }
+        round_ratios: list[float] = []
         for _ in range(args.rounds):
+            p99: dict[str, float] = {}
             for name, paths in (("bare", bare), ("bundle_uncached", uncached), ("bundle_cached", cached)):
                 got = loop.run_until_complete(drive(port, paths, args.clients, args.seconds, 1.0))
                 samples[name]["latencies"] += got["latencies"]
                 samples[name]["wall"] += got["wall"]
                 samples[name]["errors"] += got["errors"]
+                p99[name] = summarise(got["latencies"], got["wall"])["p99_ms"]
+            round_ratios.append(round(p99["bundle_uncached"] / max(p99["bare"], 1e-9), 2))
         loop.close()
     finally:
         stop_server(server)
@@ -395,11 +447,16 @@ def main(argv: list[str] | None = None) -> dict:
             "per_worker_with_model": [round(x, 1) for x in rss_model],
         },
         "model_version": version_id,
+        "model": how,
         "artifact_mb": round(artifact_size / 2**20, 2),
         "setup_s": round(setup_s, 1),
         "candidate_lists_s": round(table_s, 1),
     }
-    result["p99_ratio_uncached_vs_bare"] = round(
+    # The goal's ratio, per round (the three endpoints back to back, so a burst of load from
+    # elsewhere hits them alike) and its median over rounds; also over all rounds pooled.
+    result["p99_ratio_by_round"] = round_ratios
+    result["p99_ratio_uncached_vs_bare"] = round(statistics.median(round_ratios), 2)
+    result["p99_ratio_pooled"] = round(
         result["bundle_uncached"]["p99_ms"] / max(result["bare"]["p99_ms"], 1e-9), 2
     )
     print_table(result)
@@ -414,13 +471,22 @@ def print_table(r: dict) -> None:
         f"\nserving benchmark: {r['catalog']} products, {r['clients']} clients, "
         f"{r['workers']} gunicorn workers"
     )
+    how = r.get("model", {})
+    if how.get("trained"):
+        print(
+            f"model v{r['model_version']}: trained in {how['train_s']} s; holdout winner "
+            f"{how['holdout_winner']}; NDCG@10 {how['holdout_ndcg@10']}"
+        )
     print(f"{'endpoint':<18}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'n':>8}{'errors':>8}")
     for name in ("bundle_uncached", "bundle_cached", "bare"):
         s = r[name]
         print(
             f"{name:<18}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}{s['rps']:>9.1f}{s['requests']:>8}{s['errors']:>8}"
         )
-    print(f"p99(uncached) / p99(bare) = {r['p99_ratio_uncached_vs_bare']}  (goal <= 1.5)")
+    print(
+        f"p99(uncached) / p99(bare) = {r['p99_ratio_uncached_vs_bare']} (median of rounds "
+        f"{r['p99_ratio_by_round']}; pooled {r['p99_ratio_pooled']}; goal <= 1.5)"
+    )
     rss = r["rss_mb"]
     print(
         f"worker RSS: bare {rss['bare']} MB, with model {rss['with_model']} MB "

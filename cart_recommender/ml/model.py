@@ -53,6 +53,7 @@ class TrainingConfig:
     negatives: int = 1024  # uniform negatives added to the in-batch ones (sampled softmax)
     check_every_batches: int = 10  # how often should_stop and the time budget are checked
     pair_max_basket: int = 100
+    encoder: str = "attention"  # "gru": the GRU4Rec-style encoder the choice was measured against
     dim: int = 64
     blocks: int = 1
     heads: int = 2
@@ -185,7 +186,7 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
     returning = known.size > 0 and np.unique(known).size < known.size
     arch = Architecture(
         n_items=n, dim=config.dim, blocks=config.blocks, heads=config.heads, ffn=2 * config.dim,
-        max_cart=max_cart, max_history=config.max_history if returning else 0,
+        max_cart=max_cart, max_history=config.max_history if returning else 0, encoder=config.encoder,
         neighbours=max(1, n - 1 if n <= config.all_neighbours_max_items else min(config.neighbours, n - 1)),
     )
     co = co_purchase(baskets, n, arch.neighbours, config.pair_max_basket)

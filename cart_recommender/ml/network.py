@@ -9,7 +9,9 @@ The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
 
 * an encoder: a [CLS] token, the cart items (an unordered set) and the history items (with
   age, count and last-event-kind embeddings) go through ``blocks`` pre-norm self-attention
-  blocks; the [CLS] output is the query vector ``u``;
+  blocks; the [CLS] output is the query vector ``u``. The alternative ``encoder="gru"`` (the
+  GRU4Rec family, kept to measure the choice against, see the README) reads the same tokens as
+  one sequence, history oldest first then the cart, and its last state is ``u``;
 * every item ``j`` scores ``u . E[j] + b[j]`` (tied item embeddings; a learned popularity bias)
   plus two learned, ``u``-dependent feature terms that the encoder would otherwise have to
   memorise item by item:
@@ -31,6 +33,7 @@ from cart_recommender.ml.features import AGE_BUCKETS, COUNT_BUCKETS, N_KINDS
 
 CO_FEATURES = 5
 NEG = -1e9
+ENCODERS = ("attention", "gru")
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,13 @@ class Architecture:
     max_history: int = 64
     neighbours: int = 50
     feature_hidden: int = 16
+    encoder: str = "attention"  # or "gru"
 
-    def to_dict(self) -> dict[str, int]:
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, not {self.encoder!r}")
+
+    def to_dict(self) -> dict[str, int | str]:
         return asdict(self)
 
     @property
@@ -81,6 +89,16 @@ def param_shapes(arch: Architecture) -> dict[str, tuple[tuple[int, ...], str]]:
         "co_b": ((r,), "zeros"),
         "co_out": ((r,), "small"),
     }
+    if arch.encoder == "gru":
+        del shapes["cls"]
+        shapes.update(
+            {
+                "gru_wx": ((d, 3 * d), "glorot"),
+                "gru_wh": ((d, 3 * d), "glorot"),
+                "gru_b": ((3 * d,), "zeros"),
+            }
+        )
+        return shapes
     for i in range(arch.blocks):
         shapes.update(
             {
@@ -134,6 +152,8 @@ def encode(
     )
     cart_ok = xp.cast(xp.not_equal(cart, n), "float32")
     hist_ok = xp.cast(xp.not_equal(hist, n), "float32")
+    if arch.encoder == "gru":
+        return _gru_encode(xp, p, drop(cart_tok), cart_ok, drop(hist_tok), hist_ok, arch)
     cls = xp.zeros_like(cart_tok[:, :1, :]) + p["cls"]
     x = drop(xp.concatenate([cls, cart_tok, hist_tok], axis=1))
     valid = xp.concatenate([xp.ones_like(cart_ok[:, :1]), cart_ok, hist_ok], axis=1)
@@ -152,6 +172,32 @@ def encode(
         y = xp.matmul(xp.relu(xp.matmul(y, p[f"b{i}_w1"]) + p[f"b{i}_b1"]), p[f"b{i}_w2"]) + p[f"b{i}_b2"]
         x = x + drop(y)
     return _layer_norm(xp, x[:, 0, :], p["out_ln_g"], p["out_ln_b"])
+
+
+def _gru_encode(
+    xp: Any, p: dict[str, Any], cart_tok: Any, cart_ok: Any, hist_tok: Any, hist_ok: Any,
+    arch: Architecture,
+) -> Any:
+    """A GRU over the history (oldest first) and then the cart; its last state, normalised.
+
+    History tokens come most recent first, so they are read backwards; padded steps leave the
+    state as it was. The input projections are computed for all steps at once.
+    """
+    d = arch.dim
+    steps = [(hist_tok, hist_ok, t) for t in range(arch.max_history - 1, -1, -1)]
+    steps += [(cart_tok, cart_ok, t) for t in range(arch.max_cart)]
+    proj_hist = xp.matmul(hist_tok, p["gru_wx"]) + p["gru_b"]
+    proj_cart = xp.matmul(cart_tok, p["gru_wx"]) + p["gru_b"]
+    h = xp.zeros_like(cart_tok[:, 0, :])
+    for tokens, ok, t in steps:
+        x = (proj_hist if tokens is hist_tok else proj_cart)[:, t, :]
+        m = ok[:, t : t + 1]
+        hh = xp.matmul(h, p["gru_wh"])
+        z = xp.sigmoid(x[:, :d] + hh[:, :d])
+        r = xp.sigmoid(x[:, d : 2 * d] + hh[:, d : 2 * d])
+        cand = xp.tanh(x[:, 2 * d :] + r * hh[:, 2 * d :])
+        h = h + m * ((1.0 - z) * (cand - h))
+    return _layer_norm(xp, h, p["out_ln_g"], p["out_ln_b"])
 
 
 def feature_terms(

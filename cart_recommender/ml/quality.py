@@ -29,11 +29,15 @@ from cart_recommender.ml.metrics import HEADLINE
 METHOD_ORDER = ("popularity", "copurchase", "personal", "model")
 
 
-def make_model(seed: int = 0, epochs: int | None = None, time_budget_s: float | None = None) -> Scorer:
-    """The Keras sequence model, unfitted; raises ImportError where it cannot be used."""
+def make_model(seed: int = 0, epochs: int | None = None, time_budget_s: float | None = None,
+               params: dict[str, Any] | None = None) -> Scorer:
+    """The Keras sequence model, unfitted; raises ImportError where it cannot be used.
+
+    ``params``: other :class:`~cart_recommender.ml.model.TrainingConfig` fields (experiments).
+    """
     from cart_recommender.ml.model import SequenceModel, TrainingConfig
 
-    options: dict[str, Any] = {"seed": seed}
+    options: dict[str, Any] = {**(params or {}), "seed": seed}
     if epochs is not None:
         options["max_epochs"] = epochs
     if time_budget_s is not None:
@@ -48,6 +52,7 @@ def evaluate_log(
     seed: int = 0,
     epochs: int | None = None,
     time_budget_s: float | None = None,
+    params: dict[str, Any] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Split ``log`` by protocol v1, fit the baselines (and the model), evaluate them all.
@@ -55,6 +60,7 @@ def evaluate_log(
     Args:
         include_model: also train and evaluate the Keras model when it can be imported.
         seed, epochs, time_budget_s: the model's training parameters (None: its defaults).
+        params: further training parameters of the model (``TrainingConfig`` fields).
         say: receives a line of progress now and then (e.g. ``print``).
 
     Returns:
@@ -70,7 +76,7 @@ def evaluate_log(
     errors: dict[str, str] = {}
     if include_model:
         try:
-            scorers.append(make_model(seed=seed, epochs=epochs, time_budget_s=time_budget_s))
+            scorers.append(make_model(seed=seed, epochs=epochs, time_budget_s=time_budget_s, params=params))
         except ImportError as exc:
             errors["model"] = f"not available: {exc}"
     train_s: dict[str, float] = {}

@@ -56,6 +56,12 @@ class _NumpyOps:
     def cast(x: Any, dtype: str) -> np.ndarray:
         return np.asarray(x).astype(dtype)
 
+    tanh = staticmethod(np.tanh)
+
+    @staticmethod
+    def sigmoid(x: np.ndarray) -> np.ndarray:
+        return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
+
     @staticmethod
     def relu(x: np.ndarray) -> np.ndarray:
         return np.maximum(x, np.float32(0))
