@@ -8,7 +8,8 @@ Layout of the file (every entry a plain numeric or unicode array):
   ``training`` (history and config, for the admin);
 * ``items``: the external item ids, in code order;
 * ``param/<name>``: the trained weights; ``const/<name>``: the co-purchase tables the model
-  reads at scoring time (also what serving falls back on);
+  reads at scoring time (also what serving falls back on), and the item-to-item weights and
+  their ``alpha`` when the architecture has that term;
 * ``stat/popularity``: purchase counts per item;
 * ``extra/<name>``: further arrays a caller wants to ship with the model (e.g. a baseline's
   ``to_arrays()``), returned untouched in :attr:`ServingModel.extras`.
@@ -31,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from cart_recommender.ml.network import CONSTANTS, Architecture, param_shapes
+from cart_recommender.ml.network import Architecture, constant_names, param_shapes
 
 if TYPE_CHECKING:
     from cart_recommender.ml.serving import ServingModel
@@ -75,7 +76,7 @@ def save_artifact(
     }
     for name in param_shapes(arch):
         arrays[f"param/{name}"] = np.asarray(params[name], np.float32)
-    for name in CONSTANTS:
+    for name in constant_names(arch):
         arrays[f"const/{name}"] = np.asarray(constants[name])
     for name, value in (extras or {}).items():
         value = np.asarray(value)
@@ -187,8 +188,15 @@ def read_artifact(source: str | Path | IO[bytes]) -> ServingModel:
             "nbr_count": _array(data, "const/nbr_count", (n + 1, nb), np.float32),
             "item_count": _array(data, "const/item_count", (n + 1,), np.float32),
         }
-        if constants["nbr_item"].min(initial=0) < 0 or constants["nbr_item"].max(initial=0) > n:
-            raise ArtifactError("co-purchase neighbour codes out of range")
+        if arch.item_item:
+            k = arch.item_item
+            constants["ii_item"] = _array(data, "const/ii_item", (n + 1, k), np.int32)
+            constants["ii_weight"] = _array(data, "const/ii_weight", (n + 1, k), np.float32)
+            constants["ii_alpha"] = _array(data, "const/ii_alpha", (1,), np.float32)
+        for name in ("nbr_item", "ii_item"):
+            codes = constants.get(name)
+            if codes is not None and (codes.min(initial=0) < 0 or codes.max(initial=0) > n):
+                raise ArtifactError(f"{name} codes out of range")
         items = _array(data, "items", (n,), None)
         if items.dtype.kind != "U":
             raise ArtifactError("item ids must be stored as a unicode array")

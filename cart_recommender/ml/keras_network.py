@@ -65,7 +65,8 @@ def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray
         def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
             drop = self._drop if training and config.dropout > 0 else (lambda x: x)
             u = encode(xp, self.p, inputs, arch, drop)
-            index, value = feature_terms(xp, self.p, self.c, inputs, u, arch)
+            # the item-to-item term's alpha is fitted after training (see training_loop)
+            index, value = feature_terms(xp, self.p, self.c, inputs, u, arch, item_item=not training)
             dense = xp.scatter_rows(index, value, n + 1)
             cart = inputs["cart"]
             if sampled and training:

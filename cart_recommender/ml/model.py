@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from cart_recommender.ml import itemitem
 from cart_recommender.ml.data import EventLog, Query
 from cart_recommender.ml.examples import BasketHistories, query_inputs
 from cart_recommender.ml.features import baskets_from_log, co_purchase
@@ -61,6 +62,8 @@ class TrainingConfig:
     max_history: int = 32
     neighbours: int = 30
     all_neighbours_max_items: int = 500  # small catalogs keep every co-purchase partner
+    item_item: int = 100  # partners per item of the item-to-item (EASE) term; 0: no such term
+    item_item_max_items: int = 5000  # the regression covers this many most purchased items
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
@@ -80,6 +83,8 @@ class TrainingHistory:
     stopped: str = ""  # "", "early_stopping", "time_budget", "cancelled", "max_epochs"
     seconds: float = 0.0
     examples_seen: int = 0
+    #: the item-to-item term: ridge, items covered, alpha and validation NDCG@10 per alpha tried
+    item_item: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -106,7 +111,10 @@ class _KerasOps:
         o = self._ops
         b = o.shape(index)[0]
         flat = o.expand_dims(o.arange(b, dtype="int32"), 1) * cols + o.cast(index, "int32")
-        out = o.scatter(o.reshape(flat, (-1, 1)), o.reshape(value, (-1,)), (b * cols,))
+        # A scatter-add into zeros: the sum ``ops.scatter`` computes, but vectorised on every
+        # backend (Keras' PyTorch ``scatter`` loops in Python over the B * M entries).
+        out = o.scatter_update(o.zeros((b * cols,), "float32"), o.reshape(flat, (-1, 1)),
+                               o.reshape(value, (-1,)), reduction="add")
         return o.reshape(out, (-1, cols))
 
 
@@ -187,6 +195,7 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
     arch = Architecture(
         n_items=n, dim=config.dim, blocks=config.blocks, heads=config.heads, ffn=2 * config.dim,
         max_cart=max_cart, max_history=config.max_history if returning else 0, encoder=config.encoder,
+        item_item=min(config.item_item, n - 1) if n >= 2 else 0,
         neighbours=max(1, n - 1 if n <= config.all_neighbours_max_items else min(config.neighbours, n - 1)),
     )
     co = co_purchase(baskets, n, arch.neighbours, config.pair_max_basket)
@@ -195,6 +204,15 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
     n_val = int(math.floor(usable.size * config.val_fraction)) if usable.size >= 20 else 0
     train_rows, val_rows = usable[: usable.size - n_val], usable[usable.size - n_val :]
     constants = {"nbr_item": co.neighbour, "nbr_count": co.count, "item_count": co.item_count}
+    item_item = None
+    if arch.item_item:
+        # Fitted without the validation baskets, so alpha is chosen on baskets it never saw;
+        # training_loop refits it on every basket once alpha is known.
+        item_item = itemitem.fit(
+            baskets, n, np.setdiff1d(np.flatnonzero(counted), val_rows), arch.item_item,
+            config.item_item_max_items,
+        )
+        constants.update(ii_item=item_item.item, ii_weight=item_item.weight, ii_alpha=np.zeros(1, np.float32))
     counts = co.item_count[:n].astype(np.float64) + 1.0
     return {
         "arch": arch,
@@ -204,6 +222,7 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
         "train": BasketHistories(log, baskets, arch, train_rows),
         "val": BasketHistories(log, baskets, arch, val_rows),
         "item_prob": counts / counts.sum(),
+        "item_item": item_item,
     }
 
 

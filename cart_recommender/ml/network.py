@@ -18,7 +18,11 @@ The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
   - *repeat*: for each history item, a weight from its age, count, kind, the item's own repeat
     propensity and ``u`` (this is how the model balances repeats against new items);
   - *co-purchase*: for each cart item's top-N co-purchase neighbours, a weight from their
-    counts (raw, confidence, cosine-like), the candidate's popularity and the cart size.
+    counts (raw, confidence, cosine-like), the candidate's popularity and the cart size;
+* and, when ``item_item`` > 0, ``alpha`` times the summed item-to-item regression weights
+  of the cart items' partners (:mod:`cart_recommender.ml.itemitem`). The weights and
+  ``alpha`` are fitted after the network (``alpha`` on the validation split), so the term is
+  left out while training.
 
 Nothing here imports Keras, TensorFlow or Django.
 """
@@ -50,6 +54,7 @@ class Architecture:
     neighbours: int = 50
     feature_hidden: int = 16
     encoder: str = "attention"  # or "gru"
+    item_item: int = 0  # partners per item of the item-to-item term; 0: no such term
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -121,6 +126,12 @@ def param_shapes(arch: Architecture) -> dict[str, tuple[tuple[int, ...], str]]:
 
 
 CONSTANTS = ("nbr_item", "nbr_count", "item_count")
+ITEM_ITEM_CONSTANTS = ("ii_item", "ii_weight", "ii_alpha")
+
+
+def constant_names(arch: Architecture) -> tuple[str, ...]:
+    """The constant arrays a model of ``arch`` reads (see :func:`feature_terms`)."""
+    return CONSTANTS + (ITEM_ITEM_CONSTANTS if arch.item_item else ())
 INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own")
 
 
@@ -201,12 +212,14 @@ def _gru_encode(
 
 
 def feature_terms(
-    xp: Any, p: dict[str, Any], c: dict[str, Any], batch: dict[str, Any], u: Any, arch: Architecture
+    xp: Any, p: dict[str, Any], c: dict[str, Any], batch: dict[str, Any], u: Any, arch: Architecture,
+    item_item: bool = True,
 ) -> tuple[Any, Any]:
-    """Per-entry item codes and learned weights of the repeat and co-purchase terms.
+    """Per-entry item codes and weights of the repeat, co-purchase and item-to-item terms.
 
     Returns ``(index, value)``, both (B, M): add ``value`` to the score of item ``index``
-    (``index == n_items`` is padding). ``c`` holds the co-purchase constants.
+    (``index == n_items`` is padding). ``c`` holds the constants. ``item_item=False`` leaves
+    the item-to-item term out (training, where its ``alpha`` is not known yet).
     """
     n = arch.n_items
     hist = batch["hist_item"]
@@ -248,9 +261,13 @@ def feature_terms(
     valid = xp.cast(cnt > 0.5, "float32") * xp.expand_dims(cart_ok, -1)
     co_val = xp.sum(co_h * p["co_out"], axis=-1) * valid
     m = arch.max_cart * arch.neighbours
-    index = xp.concatenate([hist, xp.reshape(nb, (-1, m))], axis=1)
-    value = xp.concatenate([rep_val, xp.reshape(co_val, (-1, m))], axis=1)
-    return index, value
+    index = [hist, xp.reshape(nb, (-1, m))]
+    value = [rep_val, xp.reshape(co_val, (-1, m))]
+    if arch.item_item and item_item:
+        k = arch.max_cart * arch.item_item
+        index.append(xp.reshape(xp.take(c["ii_item"], cart, axis=0), (-1, k)))
+        value.append(xp.reshape(xp.take(c["ii_weight"], cart, axis=0) * c["ii_alpha"], (-1, k)))
+    return xp.concatenate(index, axis=1), xp.concatenate(value, axis=1)
 
 
 def full_scores(

@@ -6,17 +6,20 @@ validation NDCG@10 are kept. The run stops early when validation stops improving
 ``patience`` epochs, when the time budget is spent, or when ``should_stop()`` says so (checked
 every few batches, so a cancel from the admin takes effect within seconds). The first epoch
 always completes unless cancelled (``max_examples_per_epoch`` bounds its length), so a tight
-budget on a busy machine still yields a model.
+budget on a busy machine still yields a model. After the fit, the weight of the item-to-item
+term (:mod:`cart_recommender.ml.itemitem`) is chosen on the same validation split.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from cart_recommender.ml import itemitem
 from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.examples import draw_examples
 from cart_recommender.ml.model import (
@@ -31,33 +34,74 @@ from cart_recommender.ml.model import (
 from cart_recommender.ml.network import Architecture
 from cart_recommender.ml.serving import forward_numpy
 
+#: Weights of the item-to-item term tried on the validation split (0: leave it out).
+ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+
 
 def _ranking(
-    model: Any, arch: Architecture, constants: dict[str, np.ndarray], x: dict[str, np.ndarray],
-    k: int = 10, step: int = 512,
-) -> tuple[float, float]:
-    """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded).
+    params: dict[str, np.ndarray], arch: Architecture, constants: dict[str, np.ndarray],
+    x: dict[str, np.ndarray], item_item: itemitem.ItemItem | None = None,
+    alphas: tuple[float, ...] = (0.0,), k: int = 10, step: int = 512,
+) -> list[tuple[float, float]]:
+    """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded), for
+    each of ``alphas`` times the ``item_item`` scores added to the model's.
 
     Scored with the NumPy forward pass (what serving runs), which also spares Keras tracing a
     second (predict) graph every training run.
     """
-    params = {name: np.asarray(var.numpy()) for name, var in model.p.items()}
-    hits, gains = 0.0, 0.0
+    hits = np.zeros(len(alphas))
+    gains = np.zeros(len(alphas))
     total = x["target"].shape[0]
     rows = np.arange(step)
+    n = arch.n_items
     for lo in range(0, total, step):
         part = {name: value[lo : lo + step] for name, value in x.items()}
-        scores = forward_numpy(params, constants, part, arch)
+        base = forward_numpy(params, constants, part, arch)
+        extra = itemitem.scores(item_item, part["cart"], n) if item_item is not None else None
         m = part["target"].shape[0]
         cart = part["cart"]
-        scores = np.concatenate([scores, np.zeros((m, 1), np.float32)], axis=1)
-        scores[rows[:m, None], cart] = -np.inf  # padding lands in the extra column
-        mine = scores[rows[:m], part["target"]]
-        rank = (scores[:, : arch.n_items] > mine[:, None]).sum(axis=1)
-        hit = rank < k
-        hits += float(hit.sum())
-        gains += float((hit / np.log2(rank + 2.0)).sum())
-    return hits / max(total, 1), gains / max(total, 1)
+        for a, alpha in enumerate(alphas):
+            scores = base if extra is None or alpha == 0 else base + np.float32(alpha) * extra
+            scores = np.concatenate([scores, np.zeros((m, 1), np.float32)], axis=1)
+            scores[rows[:m, None], cart] = -np.inf  # padding lands in the extra column
+            mine = scores[rows[:m], part["target"]]
+            rank = (scores[:, :n] > mine[:, None]).sum(axis=1)
+            hit = rank < k
+            hits[a] += float(hit.sum())
+            gains[a] += float((hit / np.log2(rank + 2.0)).sum())
+    return [(h / max(total, 1), g / max(total, 1)) for h, g in zip(hits, gains, strict=True)]
+
+
+def _weights(model: Any) -> dict[str, np.ndarray]:
+    return {name: np.asarray(var.numpy(), np.float32) for name, var in model.p.items()}
+
+
+def _fit_item_item(
+    data: dict[str, Any], config: TrainingConfig, arch: Architecture, params: dict[str, np.ndarray],
+    constants: dict[str, np.ndarray], val_x: dict[str, np.ndarray] | None, history: TrainingHistory,
+) -> tuple[Architecture, dict[str, np.ndarray]]:
+    """Choose the item-to-item term's alpha on the validation split; refit its weights on all
+    baskets. Without a validation split, or when alpha 0 wins, the term is left out."""
+    tuned: itemitem.ItemItem | None = data["item_item"]
+    plain = {name: value for name, value in constants.items() if not name.startswith("ii_")}
+    if not arch.item_item or tuned is None or not tuned.covered or val_x is None:
+        return replace(arch, item_item=0), plain
+    found = _ranking(params, arch, {**constants, "ii_alpha": np.zeros(1, np.float32)}, val_x,
+                     item_item=tuned, alphas=ALPHAS)
+    best = int(np.argmax([ndcg for _, ndcg in found]))  # the first best: the smallest alpha
+    alpha = ALPHAS[best]
+    history.item_item = {
+        "ridge": round(tuned.ridge, 3), "covered": tuned.covered, "alpha": alpha,
+        "val_ndcg": {str(a): round(ndcg, 5) for a, (_, ndcg) in zip(ALPHAS, found, strict=True)},
+    }
+    if alpha == 0:
+        return replace(arch, item_item=0), plain
+    final = itemitem.fit(
+        data["baskets"], arch.n_items, np.flatnonzero(data["counted"]), arch.item_item,
+        config.item_item_max_items, ridge=tuned.ridge,
+    )
+    return arch, {**plain, "ii_item": final.item, "ii_weight": final.weight,
+                  "ii_alpha": np.array([alpha], np.float32)}
 
 
 def train(
@@ -133,7 +177,7 @@ def train(
         history.loss.append(float(fit.history["loss"][-1]))
         history.examples_seen += usable
         if val_x is not None:
-            hr, ndcg = _ranking(model, arch, data["constants"], val_x)
+            hr, ndcg = _ranking(_weights(model), arch, data["constants"], val_x)[0]
         else:
             hr, ndcg = 0.0, -history.loss[-1]
         history.val_hr.append(hr)
@@ -153,6 +197,7 @@ def train(
     if best_weights is None:
         raise TrainingStopped(f"training stopped before the first epoch finished ({history.stopped})")
     model.set_weights(best_weights)
-    params = {name: np.asarray(var.numpy(), np.float32) for name, var in model.p.items()}
+    params = _weights(model)
+    arch, constants = _fit_item_item(data, config, arch, params, data["constants"], val_x, history)
     history.seconds = time.monotonic() - started
-    return arch, params, data["constants"], history
+    return arch, params, constants, history
