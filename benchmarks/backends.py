@@ -224,9 +224,9 @@ def run_child(python: Path, backend: str, threads: int, extra: list[str], busy: 
     return {**json.loads(lines[-1]), "loadavg_1m": round(load, 2)}
 
 
-def median(rows: list[dict], key: str) -> float | None:
+def median(rows: list[dict], key: str, digits: int = 2) -> float | None:
     values = [r[key] for r in rows if key in r]
-    return round(statistics.median(values), 2) if values else None
+    return round(statistics.median(values), digits) if values else None
 
 
 def summarize(backends: list[str], setup: dict, imports: dict, runs: list[dict],
@@ -240,7 +240,7 @@ def summarize(backends: list[str], setup: dict, imports: dict, runs: list[dict],
                 case = [r for r in mine if r["items"] == n and r["threads"] == threads and r["busy"] == busy]
                 row[f"ex_s_{n}_{tag}"] = median(case, "examples_per_s")
                 row[f"first_batch_s_{n}_{tag}"] = median(case, "first_batch_s")
-            row[f"hr@10_{n}"] = median([r for r in mine if r["items"] == n], "hr@10")
+            row[f"hr@10_{n}"] = median([r for r in mine if r["items"] == n], "hr@10", 4)
         row["peak_rss_mb"] = max((r["peak_rss_mb"] for r in mine), default=None)
         row["errors"] = sum(1 for r in runs if r.get("backend") == b and "error" in r)
         summary.append(row)

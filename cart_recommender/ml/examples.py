@@ -64,8 +64,8 @@ def draw_examples(
     ``counted[b]`` says whether basket ``b`` was included in the co-purchase counts (then the
     model removes its own contribution, so an example never sees itself in the features).
     """
-    n, c_len = arch.n_items, arch.max_cart
-    carts, targets, rows = [], [], []
+    n, c_len, ii_len = arch.n_items, arch.max_cart, arch.item_item_cart
+    carts, ii_carts, targets, rows = [], [], [], []
     for r, b in enumerate(hist.rows):
         items = baskets.item[baskets.start[b] : baskets.start[b + 1]]
         k = items.size
@@ -75,13 +75,15 @@ def draw_examples(
             others = np.delete(items, t)
             rng.shuffle(others)
             carts.append(cart_tokens(others, c_len, n))
+            if ii_len:
+                ii_carts.append(cart_tokens(others, ii_len, n))
             targets.append(items[t])
             rows.append(r)
     order = rng.permutation(len(targets))
     if limit is not None:
         order = order[:limit]
     rows_a = np.asarray(rows, np.int64)[order]
-    return {
+    out = {
         "cart": np.asarray(carts, np.int32).reshape(-1, c_len)[order],
         "hist_item": hist.item[rows_a],
         "hist_age": hist.age[rows_a],
@@ -90,6 +92,9 @@ def draw_examples(
         "target": np.asarray(targets, np.int32)[order],
         "own": counted[hist.rows[rows_a]].astype(np.float32),
     }
+    if ii_len:
+        out["ii_cart"] = np.asarray(ii_carts, np.int32).reshape(-1, ii_len)[order]
+    return out
 
 
 def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.ndarray]:
@@ -104,9 +109,14 @@ def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.n
         "target": np.full(q, n, np.int32),
         "own": np.zeros(q, np.float32),
     }
+    if arch.item_item:
+        out["ii_cart"] = np.full((q, arch.item_item_cart), n, np.int32)
     for i, query in enumerate(queries):
         cart = np.asarray(query.cart)
-        out["cart"][i] = cart_tokens(cart[(cart >= 0) & (cart < n)], arch.max_cart, n)
+        known = cart[(cart >= 0) & (cart < n)]
+        out["cart"][i] = cart_tokens(known, arch.max_cart, n)
+        if arch.item_item:
+            out["ii_cart"][i] = cart_tokens(known, arch.item_item_cart, n)
         h = query.history
         keep = (h.item >= 0) & (h.item < n) & (h.time <= query.time)
         if keep.any() and arch.max_history:

@@ -62,8 +62,9 @@ class TrainingConfig:
     max_history: int = 32
     neighbours: int = 30
     all_neighbours_max_items: int = 500  # small catalogs keep every co-purchase partner
-    item_item: int = 100  # partners per item of the item-to-item (EASE) term; 0: no such term
+    item_item: int = 200  # partners per item of the item-to-item (EASE) term; 0: no such term
     item_item_max_items: int = 5000  # the regression covers this many most purchased items
+    item_item_max_cart: int = 100  # the term's cart window (99th percentile of carts, at most this)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
@@ -190,12 +191,14 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
     # Size the token windows to the data: padding costs attention time and buys nothing.
     big = np.percentile(sizes[sizes >= 2] - 1, 95) if (sizes >= 2).any() else 1
     max_cart = int(np.clip(math.ceil(big), 1, config.max_cart))
+    wide = np.percentile(sizes[sizes >= 2] - 1, 99) if (sizes >= 2).any() else 1
     known = baskets.shopper[baskets.shopper >= 0]
     returning = known.size > 0 and np.unique(known).size < known.size
     arch = Architecture(
         n_items=n, dim=config.dim, blocks=config.blocks, heads=config.heads, ffn=2 * config.dim,
         max_cart=max_cart, max_history=config.max_history if returning else 0, encoder=config.encoder,
         item_item=min(config.item_item, n - 1) if n >= 2 else 0,
+        item_item_cart=int(np.clip(math.ceil(wide), 1, config.item_item_max_cart)),
         neighbours=max(1, n - 1 if n <= config.all_neighbours_max_items else min(config.neighbours, n - 1)),
     )
     co = co_purchase(baskets, n, arch.neighbours, config.pair_max_basket)

@@ -20,7 +20,8 @@ The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
   - *co-purchase*: for each cart item's top-N co-purchase neighbours, a weight from their
     counts (raw, confidence, cosine-like), the candidate's popularity and the cart size;
 * and, when ``item_item`` > 0, ``alpha`` times the summed item-to-item regression weights
-  of the cart items' partners (:mod:`cart_recommender.ml.itemitem`). The weights and
+  of the cart items' partners (:mod:`cart_recommender.ml.itemitem`), read from a cart window
+  of its own (``item_item_cart`` items, input ``ii_cart``), wider than the encoder's. The weights and
   ``alpha`` are fitted after the network (``alpha`` on the validation split), so the term is
   left out while training.
 
@@ -55,6 +56,7 @@ class Architecture:
     feature_hidden: int = 16
     encoder: str = "attention"  # or "gru"
     item_item: int = 0  # partners per item of the item-to-item term; 0: no such term
+    item_item_cart: int = 0  # cart items the item-to-item term reads (input ``ii_cart``)
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -132,7 +134,7 @@ ITEM_ITEM_CONSTANTS = ("ii_item", "ii_weight", "ii_alpha")
 def constant_names(arch: Architecture) -> tuple[str, ...]:
     """The constant arrays a model of ``arch`` reads (see :func:`feature_terms`)."""
     return CONSTANTS + (ITEM_ITEM_CONSTANTS if arch.item_item else ())
-INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own")
+INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own", "ii_cart")
 
 
 def _layer_norm(xp: Any, x: Any, g: Any, b: Any) -> Any:
@@ -264,9 +266,11 @@ def feature_terms(
     index = [hist, xp.reshape(nb, (-1, m))]
     value = [rep_val, xp.reshape(co_val, (-1, m))]
     if arch.item_item and item_item:
-        k = arch.max_cart * arch.item_item
-        index.append(xp.reshape(xp.take(c["ii_item"], cart, axis=0), (-1, k)))
-        value.append(xp.reshape(xp.take(c["ii_weight"], cart, axis=0) * c["ii_alpha"], (-1, k)))
+        # its own, wider cart window: a regression over the whole cart is its point
+        k = arch.item_item_cart * arch.item_item
+        ii_cart = batch["ii_cart"]
+        index.append(xp.reshape(xp.take(c["ii_item"], ii_cart, axis=0), (-1, k)))
+        value.append(xp.reshape(xp.take(c["ii_weight"], ii_cart, axis=0) * c["ii_alpha"], (-1, k)))
     return xp.concatenate(index, axis=1), xp.concatenate(value, axis=1)
 
 
