@@ -80,11 +80,19 @@ class CoPurchase:
     max_basket: int
 
 
-def co_purchase(baskets: Baskets, n_items: int, top_n: int, max_basket: int = 100) -> CoPurchase:
-    """Count item pairs over baskets and keep each item's ``top_n`` most frequent partners."""
+def co_purchase(
+    baskets: Baskets, n_items: int, top_n: int, max_basket: int = 100, exclude: np.ndarray | None = None
+) -> CoPurchase:
+    """Count item pairs over baskets and keep each item's ``top_n`` most frequent partners.
+
+    ``exclude``: basket rows left out of the counts (the validation baskets while training).
+    """
     sizes = baskets.sizes()
     item_count = np.zeros(n_items + 1, np.float32)
-    counted = np.flatnonzero((sizes >= 1) & (sizes <= max_basket))
+    keep = (sizes >= 1) & (sizes <= max_basket)
+    if exclude is not None:
+        keep[exclude] = False
+    counted = np.flatnonzero(keep)
     keys: list[np.ndarray] = []
     chunk: list[np.ndarray] = []
     chunk_len = 0

@@ -22,6 +22,7 @@ import numpy as np
 from cart_recommender.ml import itemitem
 from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.examples import draw_examples
+from cart_recommender.ml.features import co_purchase
 from cart_recommender.ml.model import (
     ProgressCallback,
     TrainingConfig,
@@ -96,9 +97,10 @@ def _fit_item_item(
     }
     if alpha == 0:
         return replace(arch, item_item=0), plain
+    sizes = data["baskets"].sizes()
+    every = np.flatnonzero((sizes >= 1) & (sizes <= config.pair_max_basket))
     final = itemitem.fit(
-        data["baskets"], arch.n_items, np.flatnonzero(data["counted"]), arch.item_item,
-        config.item_item_max_items, ridge=tuned.ridge,
+        data["baskets"], arch.n_items, every, arch.item_item, config.item_item_max_items, ridge=tuned.ridge,
     )
     return arch, {**plain, "ii_item": final.item, "ii_weight": final.weight,
                   "ii_alpha": np.array([alpha], np.float32)}
@@ -199,5 +201,8 @@ def train(
     model.set_weights(best_weights)
     params = _weights(model)
     arch, constants = _fit_item_item(data, config, arch, params, data["constants"], val_x, history)
+    if len(data["val"].rows):  # the artifact counts co-purchases over every basket
+        co = co_purchase(data["baskets"], arch.n_items, arch.neighbours, config.pair_max_basket)
+        constants.update(nbr_item=co.neighbour, nbr_count=co.count, item_count=co.item_count)
     history.seconds = time.monotonic() - started
     return arch, params, constants, history
