@@ -64,7 +64,7 @@ class TrainingConfig:
     all_neighbours_max_items: int = 500  # small catalogs keep every co-purchase partner
     item_item: int = 200  # partners per item of the item-to-item (EASE) term; 0: no such term
     item_item_max_items: int = 5000  # the regression covers this many most purchased items
-    item_item_max_cart: int = 100  # the term's cart window (99th percentile of carts, at most this)
+    item_item_max_cart: int = 256  # the term's cart window (99th percentile of carts, at most this)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:

@@ -36,7 +36,7 @@ from cart_recommender.ml.network import Architecture
 from cart_recommender.ml.serving import forward_numpy
 
 #: Weights of the item-to-item term tried on the validation split (0: leave it out).
-ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0)
 
 
 def _ranking(
