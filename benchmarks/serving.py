@@ -143,8 +143,7 @@ def make_active_version(out_dir: Path, seed: int, train: bool) -> tuple[int, int
     won = version.serving_method
     if won != "model":
         version.serving_method = "model"
-        version.save(update_fields=["serving_method"])
-        registry.activate(version, note="serving benchmark: measure the model's path")
+        version.save(update_fields=["serving_method"])  # before the web server starts
     how = {
         "trained": True,
         "train_s": round(time.perf_counter() - started, 1),
@@ -168,7 +167,8 @@ def _random_weights_version(out_dir: Path, seed: int):
         "timestamp", "shopper_ref", "event_type", "product_id", "order_ref"
     )
     log = EventLog.from_records((t, s, e, str(p), o) for t, s, e, p, o in rows.iterator(chunk_size=10000))
-    prepared = prepare(log, TrainingConfig())  # the real architecture and co-purchase tables
+    # the real architecture and co-purchase tables (over every order, as training exports them)
+    prepared = prepare(log, TrainingConfig(val_fraction=0.0))
     arch = prepared["arch"]
     rng = np.random.default_rng(seed)
     params = {}

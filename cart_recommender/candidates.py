@@ -88,7 +88,7 @@ class CandidateTable:
 
     def ranked(self, cart_codes: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The best ``k`` (codes, scores) for a cart, cart items excluded, best first."""
-        # plain Python for a handful of codes: numpy's unique/isin cost milliseconds here
+        # the distinct cart codes, sorted (plain Python: a cart holds a handful)
         cart = np.fromiter(sorted({int(c) for c in cart_codes}), dtype=np.int32)
         missing = cart[~self.done[cart]]
         if missing.size:
@@ -97,21 +97,17 @@ class CandidateTable:
             row = self.scores[cart[0]]
             keep = int(np.isfinite(row[:k]).sum())
             return self.codes[cart[0], :keep], row[:keep]
-        # total(j) = sum of the lists' floors + sum over lists holding j of (score - floor)
-        exclude = set(cart.tolist())
-        lists = []
+        # total(j) = sum of the lists' floors + sum over lists holding j of (score - floor),
+        # in a handful of vectorised steps (a Python merge of 3 x 48 entries cost twice as much)
+        codes, scores = self.codes[cart], self.scores[cart]
+        last = scores[:, -1]
+        floors = np.where(np.isfinite(last), last, np.float32(0))
+        flat_codes = codes.ravel()
+        gains = (scores - floors[:, None]).ravel()
+        keep = (flat_codes >= 0) & np.isfinite(gains)
         for c in cart.tolist():
-            codes, scores = self.codes[c].tolist(), self.scores[c].tolist()
-            floor = scores[-1] if np.isfinite(scores[-1]) else 0.0
-            lists.append((codes, scores, floor))
-        base = sum(floor for _, _, floor in lists)
-        totals: dict[int, float] = {}
-        for codes, scores, floor in lists:
-            for code, score in zip(codes, scores, strict=True):
-                if code >= 0 and code not in exclude and score != -np.inf:
-                    totals[code] = totals.get(code, base) + (score - floor)
-        ranked = sorted(totals.items(), key=lambda entry: -entry[1])[:k]
-        return (
-            np.fromiter((c for c, _ in ranked), dtype=np.int32, count=len(ranked)),
-            np.fromiter((s for _, s in ranked), dtype=np.float32, count=len(ranked)),
-        )
+            keep &= flat_codes != c
+        found, where = np.unique(flat_codes[keep], return_inverse=True)
+        totals = np.bincount(where, weights=gains[keep]) + float(floors.sum())
+        best = np.argsort(-totals, kind="stable")[:k]
+        return found[best].astype(np.int32), totals[best].astype(np.float32)

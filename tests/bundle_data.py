@@ -111,7 +111,8 @@ def activate_model(method: str = "model", seed: int = 0, note: str = ""):
         .values_list("timestamp", "shopper_ref", "event_type", "product_id", "order_ref")
     )
     log = EventLog.from_records((t, s, e, str(p), o) for t, s, e, p, o in rows)
-    prepared = prepare(log, TrainingConfig(dim=16, max_history=8))
+    # no validation split: the counts cover every order, as a trained artifact's do
+    prepared = prepare(log, TrainingConfig(dim=16, max_history=8, val_fraction=0.0))
     rng = np.random.default_rng(seed)
     params = {}
     for name, (shape, init) in param_shapes(prepared["arch"]).items():
