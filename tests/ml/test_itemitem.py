@@ -7,8 +7,9 @@ import pytest
 
 from cart_recommender.ml import itemitem
 from cart_recommender.ml.features import Baskets
-from cart_recommender.ml.model import SequenceModel, TrainingConfig, build_network
+from cart_recommender.ml.model import SequenceModel, TrainingConfig
 from tests.ml.synthetic import queries_from, synthetic_log
+from tests.ml.test_model import keras_and_numpy_scores
 
 
 def baskets_of(rows: list[list[int]]) -> Baskets:
@@ -109,12 +110,10 @@ def test_model_chooses_alpha_on_validation_and_serves_the_term(tmp_path):
     off = {**model.constants, "ii_alpha": np.zeros(1, np.float32)}
     without = forward_numpy(model.params, off, x, model.arch)
     assert np.abs(numpy_scores - without).max() > 1e-3  # the term does something
-    net = build_network(model.arch, model.constants, model.config)
-    for name, var in net.p.items():
-        var.assign(model.params[name])
-    keras_scores = np.asarray(net.predict_on_batch(x))
+    keras_scores, numpy_again = keras_and_numpy_scores(model, queries)
+    np.testing.assert_array_equal(numpy_again, numpy_scores)
     finite = keras_scores > -1e8
-    assert np.abs(keras_scores[finite] - numpy_scores[finite]).max() < 1e-4
+    np.testing.assert_allclose(keras_scores[finite], numpy_scores[finite], rtol=1e-5, atol=1e-4)
     model.export(tmp_path / "m.npz")
     served = ServingModel.load(tmp_path / "m.npz")
     assert served.arch.item_item == 6 and float(served.constants["ii_alpha"][0]) == 3.0
