@@ -58,7 +58,9 @@ def _ranking(
     for lo in range(0, total, step):
         part = {name: value[lo : lo + step] for name, value in x.items()}
         base = forward_numpy(params, constants, part, arch)
-        extra = itemitem.scores(item_item, part["cart"], n) if item_item is not None else None
+        extra = None
+        if item_item is not None:  # from the term's own, wider cart window, as serving reads it
+            extra = itemitem.scores(item_item, part.get("ii_cart", part["cart"]), n)
         m = part["target"].shape[0]
         cart = part["cart"]
         for a, alpha in enumerate(alphas):
