@@ -64,7 +64,7 @@ def draw_examples(
     ``counted[b]`` says whether basket ``b`` was included in the co-purchase counts (then the
     model removes its own contribution, so an example never sees itself in the features).
     """
-    n, c_len, ii_len = arch.n_items, arch.max_cart, arch.item_item_cart
+    c_len, ii_len = arch.max_cart, arch.item_item_cart
     carts, ii_carts, targets, rows = [], [], [], []
     for r, b in enumerate(hist.rows):
         items = baskets.item[baskets.start[b] : baskets.start[b + 1]]
@@ -74,9 +74,10 @@ def draw_examples(
         for t in picks:
             others = np.delete(items, t)
             rng.shuffle(others)
-            carts.append(cart_tokens(others, c_len, n))
-            if ii_len:
-                ii_carts.append(cart_tokens(others, ii_len, n))
+            cart, ii_cart = cart_windows(others, arch)
+            carts.append(cart)
+            if ii_cart is not None:
+                ii_carts.append(ii_cart)
             targets.append(items[t])
             rows.append(r)
     order = rng.permutation(len(targets))
@@ -92,9 +93,20 @@ def draw_examples(
         "target": np.asarray(targets, np.int32)[order],
         "own": counted[hist.rows[rows_a]].astype(np.float32),
     }
-    if ii_len:
+    if arch.item_item:
         out["ii_cart"] = np.asarray(ii_carts, np.int32).reshape(-1, ii_len)[order]
     return out
+
+
+def cart_windows(cart: np.ndarray, arch: Architecture) -> tuple[np.ndarray, np.ndarray | None]:
+    """The encoder's cart tokens and, with an item-to-item term, that term's wider window.
+
+    Both are prefixes of the same distinct items, so one pass makes both.
+    """
+    if not arch.item_item:
+        return cart_tokens(cart, arch.max_cart, arch.n_items), None
+    wide = cart_tokens(cart, max(arch.max_cart, arch.item_item_cart), arch.n_items)
+    return wide[: arch.max_cart], wide[: arch.item_item_cart]
 
 
 def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.ndarray]:
@@ -113,10 +125,9 @@ def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.n
         out["ii_cart"] = np.full((q, arch.item_item_cart), n, np.int32)
     for i, query in enumerate(queries):
         cart = np.asarray(query.cart)
-        known = cart[(cart >= 0) & (cart < n)]
-        out["cart"][i] = cart_tokens(known, arch.max_cart, n)
-        if arch.item_item:
-            out["ii_cart"][i] = cart_tokens(known, arch.item_item_cart, n)
+        out["cart"][i], ii_cart = cart_windows(cart[(cart >= 0) & (cart < n)], arch)
+        if ii_cart is not None:
+            out["ii_cart"][i] = ii_cart
         h = query.history
         keep = (h.item >= 0) & (h.item < n) & (h.time <= query.time)
         if keep.any() and arch.max_history:

@@ -89,9 +89,8 @@ def fit(
     local = np.full(n_items, -1, np.int64)
     local[covered] = np.arange(m)
     gram = _gram(baskets, rows, local, m)
-    diagonal = np.diag(gram).copy()
-    strength = float(diagonal.mean()) if ridge is None else float(ridge)
-    gram[np.diag_indices(m)] += max(strength, 1.0)
+    strength = max(float(np.diag(gram).mean()) if ridge is None else float(ridge), 1.0)
+    gram[np.diag_indices(m)] += strength
     inverse = np.linalg.inv(gram)
     del gram
     weights = -inverse / np.diag(inverse)[None, :]
@@ -110,7 +109,7 @@ def fit(
     keep = top_weight != 0
     out.item[covered, :k] = np.where(keep, covered[top], n_items)
     out.weight[covered, :k] = np.where(keep, top_weight, 0.0)
-    out.ridge, out.covered = max(strength, 1.0), m
+    out.ridge, out.covered = strength, m
     return out
 
 
@@ -136,8 +135,8 @@ def _gram(baskets: Baskets, rows: np.ndarray, local: np.ndarray, m: int) -> np.n
 
 def scores(item_item: ItemItem, cart: np.ndarray, n_items: int) -> np.ndarray:
     """float32 ``(B, n_items)``: the summed weights for cart tokens ``cart`` (B, C), pad ``n_items``."""
+    from cart_recommender.ml.serving import NUMPY_OPS
+
     index = item_item.item[cart].reshape(cart.shape[0], -1)
     value = item_item.weight[cart].reshape(cart.shape[0], -1)
-    rows = np.arange(cart.shape[0], dtype=np.int64)[:, None] * (n_items + 1)
-    out = np.bincount((rows + index).ravel(), weights=value.ravel(), minlength=cart.shape[0] * (n_items + 1))
-    return out.reshape(cart.shape[0], n_items + 1)[:, :n_items].astype(np.float32)
+    return NUMPY_OPS.scatter_rows(index, value, n_items + 1)[:, :n_items]

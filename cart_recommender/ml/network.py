@@ -21,9 +21,9 @@ The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
     counts (raw, confidence, cosine-like), the candidate's popularity and the cart size;
 * and, when ``item_item`` > 0, ``alpha`` times the summed item-to-item regression weights
   of the cart items' partners (:mod:`cart_recommender.ml.itemitem`), read from a cart window
-  of its own (``item_item_cart`` items, input ``ii_cart``), wider than the encoder's. The weights and
-  ``alpha`` are fitted after the network (``alpha`` on the validation split), so the term is
-  left out while training.
+  of its own (``item_item_cart`` items, input ``ii_cart``), wider than the encoder's. The
+  weights and ``alpha`` are fitted after the network (``alpha`` on the validation split), so
+  the term is left out while training.
 
 Nothing here imports Keras, TensorFlow or Django.
 """
@@ -134,6 +134,8 @@ ITEM_ITEM_CONSTANTS = ("ii_item", "ii_weight", "ii_alpha")
 def constant_names(arch: Architecture) -> tuple[str, ...]:
     """The constant arrays a model of ``arch`` reads (see :func:`feature_terms`)."""
     return CONSTANTS + (ITEM_ITEM_CONSTANTS if arch.item_item else ())
+
+
 INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own", "ii_cart")
 
 

@@ -57,18 +57,18 @@ def _ranking(
     n = arch.n_items
     for lo in range(0, total, step):
         part = {name: value[lo : lo + step] for name, value in x.items()}
-        base = forward_numpy(params, constants, part, arch)
+        m = part["target"].shape[0]
+        base = np.concatenate(
+            [forward_numpy(params, constants, part, arch), np.zeros((m, 1), np.float32)], axis=1
+        )
+        base[rows[:m, None], part["cart"]] = -np.inf  # padding lands in the extra column
         extra = None
         if item_item is not None:  # from the term's own, wider cart window, as serving reads it
             extra = itemitem.scores(item_item, part.get("ii_cart", part["cart"]), n)
-        m = part["target"].shape[0]
-        cart = part["cart"]
         for a, alpha in enumerate(alphas):
-            scores = base if extra is None or alpha == 0 else base + np.float32(alpha) * extra
-            scores = np.concatenate([scores, np.zeros((m, 1), np.float32)], axis=1)
-            scores[rows[:m, None], cart] = -np.inf  # padding lands in the extra column
+            scores = base[:, :n] if extra is None or alpha == 0 else base[:, :n] + np.float32(alpha) * extra
             mine = scores[rows[:m], part["target"]]
-            rank = (scores[:, :n] > mine[:, None]).sum(axis=1)
+            rank = (scores > mine[:, None]).sum(axis=1)
             hit = rank < k
             hits[a] += float(hit.sum())
             gains[a] += float((hit / np.log2(rank + 2.0)).sum())
