@@ -64,10 +64,19 @@ def copurchases(cart_keys: Sequence[str], limit: int = 50) -> list[CoPurchase]:
         return []
     table = connection.ops.quote_name(Event._meta.db_table)
     marks = ", ".join(["%s"] * len(pks))
+    if connection.vendor == "sqlite":
+        # Without table statistics (SQLite gathers none unless ANALYZE runs) its planner
+        # starts from *every* purchase once the cart holds two items: 100 ms on 100k events
+        # instead of 0.3 ms. CROSS JOIN fixes the loop order there, INDEXED BY the indexes.
+        joined = (
+            f"{table} a INDEXED BY cr_event_product CROSS JOIN {table} b INDEXED BY cr_event_order "
+            f"WHERE a.order_ref = b.order_ref AND"
+        )
+    else:
+        joined = f"{table} a JOIN {table} b ON a.order_ref = b.order_ref WHERE"
     sql = (
-        f"SELECT b.product_id, a.product_id, COUNT(DISTINCT a.order_ref) AS n "
-        f"FROM {table} a JOIN {table} b ON a.order_ref = b.order_ref "
-        f"WHERE a.event_type = 'purchase' AND b.event_type = 'purchase' AND a.order_ref <> '' "
+        f"SELECT b.product_id, a.product_id, COUNT(DISTINCT a.order_ref) AS n FROM {joined} "
+        f"a.event_type = 'purchase' AND b.event_type = 'purchase' AND a.order_ref <> '' "
         f"AND a.product_id IN ({marks}) AND b.product_id NOT IN ({marks}) "
         f"GROUP BY b.product_id, a.product_id ORDER BY n DESC, b.product_id LIMIT %s"
     )
