@@ -319,11 +319,16 @@ def _choose(
     """Greedy by rank under the category cap; then, if a free-shipping threshold is set and
     not reached, the single swap that reaches it while giving up the least rank."""
     chosen: list[tuple[Candidate, str]] = []
+    counts: dict[str, int] = {}  # per category, pinned companions not counted
     for entry in pool:
         if len(chosen) >= size:
             break
-        if _fits_cap([*chosen, entry], snap, cap):
-            chosen.append(entry)
+        category = snap.products[entry[0].key].category
+        if cap is not None and category is not None and entry[1] != "pinned":
+            if counts.get(category, 0) >= cap:
+                continue
+            counts[category] = counts.get(category, 0) + 1
+        chosen.append(entry)
     threshold = app_settings.FREE_SHIPPING_THRESHOLD
     if threshold is None or not chosen:
         return chosen
@@ -348,7 +353,7 @@ def _choose(
     return chosen
 
 
-#: The reasons a bundle item can give; translated once per language (see :func:`_text`).
+#: The reasons a bundle item can give; translated once per language (see :func:`_texts`).
 REASONS = {
     "pinned": gettext_noop("Goes with %(name)s"),
     "repeat": gettext_noop("You bought this before"),
@@ -357,31 +362,31 @@ REASONS = {
     "model": gettext_noop("Picked for your cart"),
     "other": gettext_noop("You might also like"),
 }
-_translated: dict[tuple[str | None, str], str] = {}
+_translated: dict[str | None, dict[str, str]] = {}
 
 
-def _text(kind: str) -> str:
-    """The reason in the active language (a dict lookup: gettext per item costs more)."""
-    key = (get_language(), kind)
-    text = _translated.get(key)
-    if text is None:
-        text = _translated[key] = _(REASONS[kind])
-    return text
+def _texts() -> dict[str, str]:
+    """The reasons in the active language, translated once per language and process."""
+    language = get_language()
+    texts = _translated.get(language)
+    if texts is None:
+        texts = _translated[language] = {kind: _(text) for kind, text in REASONS.items()}
+    return texts
 
 
-def _reason(cand: Candidate, source: str, names: dict[str, Any]) -> str:
+def _reason(cand: Candidate, source: str, names: dict[str, Any], texts: dict[str, str]) -> str:
     anchor = names.get(cand.anchor) if cand.anchor else None
     if source == "pinned" and anchor is not None:
-        return _text("pinned") % {"name": anchor.name}
+        return texts["pinned"] % {"name": anchor.name}
     if cand.repeat or source == "personal":
-        return _text("repeat")
+        return texts["repeat"]
     if anchor is not None:
-        return _text("together") % {"name": anchor.name}
+        return texts["together"] % {"name": anchor.name}
     if source == "popularity":
-        return _text("popular")
+        return texts["popular"]
     if source == "model":
-        return _text("model")
-    return _text("other")
+        return texts["model"]
+    return texts["other"]
 
 
 def _assemble(
@@ -404,6 +409,7 @@ def _assemble(
     shown = [c.key for c, _ in explained]
     displays = snap.display([*shown, *(c.anchor for c, _ in explained if c.anchor)])
     items = []
+    texts = _texts()
     for cand, source in explained:
         info = snap.products[cand.key]
         display = displays.get(cand.key)
@@ -419,7 +425,7 @@ def _assemble(
                 price=info.price,
                 category=info.category,
                 score=cand.score,
-                reason=_reason(cand, source, displays),
+                reason=_reason(cand, source, displays, texts),
                 source=source,
             )
         )

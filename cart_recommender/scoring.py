@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,12 +36,12 @@ logger = logging.getLogger(__name__)
 MODEL_METHODS = ("model", "copurchase", "personal", "popularity")
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A product proposed by a scorer, with what explains it.
 
     ``anchor`` is the cart item it is most often bought with (for "Often bought with ..."),
-    ``repeat`` says the shopper bought it before.
+    ``repeat`` says the shopper bought it before. A named tuple: the serving path makes a few
+    dozen per request, and a frozen dataclass costs several times as much to create.
     """
 
     key: str
@@ -221,13 +221,14 @@ def model_candidates(
     if model is None:
         return None
     index = model.item_index
-    cart_codes = np.fromiter((index[c] for c in cart if c in index), dtype=np.int32)
+    codes = [index[c] for c in cart if c in index]
     known = [(index[h.product], h) for h in history if h.product in index]
-    if cart_codes.size == 0 and not known:
+    if not codes and not known:
         return None
     if state.table is not None and not known and k <= state.table.k:
-        top, top_scores = state.table.ranked(cart_codes, k)
+        top, top_scores = state.table.ranked(codes, k)
     else:
+        cart_codes = np.array(codes, dtype=np.int32)
         scores = _score(model, state.method, cart_codes, _history(known), now)
         scores[cart_codes] = -np.inf
         k = min(k, scores.shape[0])
@@ -248,24 +249,28 @@ def model_candidates(
 
 def anchors(state: ServingState, keys: Sequence[str], cart: Sequence[str]) -> dict[str, str]:
     """For each of ``keys``, the cart product it is most often bought with (per the version's
-    co-purchase arrays); keys bought with no cart product are left out."""
+    co-purchase arrays; on a tie the earlier cart item); keys bought with no cart product are
+    left out."""
     model = state.model
     if model is None or not keys:
         return {}
     index = model.item_index
-    cart_codes = [index[c] for c in cart if c in index]
-    best: dict[int, tuple[float, int]] = {}
-    for code in cart_codes:
-        row = model.neighbours[code].tolist()
-        counts = model.neighbour_count[code].tolist()
-        for other, count in zip(row, counts, strict=True):
-            if other >= 0 and count > best.get(other, (0.0, -1))[0]:
-                best[other] = (count, code)
+    partners = []  # (cart product, {partner code: orders together}); a few dozen entries each
+    for product in cart:
+        code = index.get(product)
+        if code is not None:
+            row = zip(model.neighbours[code].tolist(), model.neighbour_count[code].tolist(), strict=True)
+            partners.append((product, dict(row)))
     out = {}
     for key in keys:
-        found = best.get(index.get(key, -1))
-        if found is not None:
-            out[key] = model.items[found[1]]
+        code = index.get(key)
+        best, strength = None, 0.0
+        for product, together in partners:
+            count = together.get(code, 0.0)
+            if count > strength:
+                best, strength = product, count
+        if best is not None:
+            out[key] = best
     return out
 
 
