@@ -233,12 +233,15 @@ def _build(
     pool: list[tuple[Candidate, str]] = []
     seen = set(cart) | blocked
     per_category: dict[str | None, int] = {}
+    recent = livesql.recent_sellable()  # None: ask the database once the pool is made
 
     def offer(candidates: Iterable[Candidate], source: str) -> bool:
         """Add candidates that pass the in-memory checks; True once the pool is full."""
         for cand in candidates:
             info = snap.products.get(cand.key)
             if cand.key in seen or info is None or not info.sellable:
+                continue
+            if recent is not None and cand.key not in recent:
                 continue
             seen.add(cand.key)
             if source != "pinned" and cap is not None and info.category is not None:
@@ -269,16 +272,17 @@ def _build(
         full = offer((Candidate(k, (n - i) / n) for i, k in enumerate(snap.popular)), "popularity")
     if not full:
         offer((Candidate(k, 0.0) for k in snap.products), "catalog")
-    pool = _live_sellable(pool)
+    if recent is None:
+        pool = _live_sellable(pool)
     chosen = _choose(pool, snap, quantities, size, cap)
     return _assemble(state, snap, quantities, chosen, history)
 
 
 def _live_sellable(pool: list[tuple[Candidate, str]]) -> list[tuple[Candidate, str]]:
-    """Drop candidates the shop stopped selling since the snapshot (see :mod:`.livesql`)."""
+    """Drop candidates the shop stopped selling since the snapshot: one query (see :mod:`.livesql`)."""
     if not pool:
         return pool
-    live = livesql.sellable_now([cand.key for cand, _ in pool])
+    live = livesql.sellable_keys([cand.key for cand, _ in pool])
     return [(cand, source) for cand, source in pool if cand.key in live]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -78,6 +79,7 @@ class CandidateTable:
                 return
             todo = np.flatnonzero(~self.done[lo : lo + batch]) + lo
             self.compute(todo)
+            time.sleep(0)  # hand the GIL to waiting requests between batches (see .background)
 
     def start_filling(self) -> threading.Thread:
         thread = threading.Thread(target=self.fill, name="cart-recommender-candidates", daemon=True)

@@ -34,6 +34,7 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save
 
 from cart_recommender.adapter import DefaultShopAdapter, ProductDisplay, get_adapter
+from cart_recommender.background import yielding
 from cart_recommender.conf import app_settings
 
 logger = logging.getLogger(__name__)
@@ -174,12 +175,12 @@ def build_snapshot() -> CatalogSnapshot:
     adapter = get_adapter()
     queryset = adapter.product_queryset()
     fields = row_fields(queryset.model)
-    rows = list(queryset.values_list(*fields).iterator(chunk_size=5000))
+    rows = list(yielding(queryset.values_list(*fields).iterator(chunk_size=5000)))
     reader = _read_columns if _uses_column_readers(adapter) else _read_instances
     products: dict[str, ProductInfo] = {}
     by_external: dict[str, str] = {}
     kept: dict[str, tuple] = {}
-    for info, row in zip(reader(adapter, rows, fields), rows, strict=False):
+    for info, row in zip(reader(adapter, yielding(rows), fields), rows, strict=False):
         products[info.key] = info
         by_external[info.external_id] = info.key
         kept[info.key] = row

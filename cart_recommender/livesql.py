@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connections
 
 from cart_recommender.adapter import get_adapter
+from cart_recommender.background import yielding
 from cart_recommender.conf import app_settings
 
 logger = logging.getLogger(__name__)
@@ -122,24 +123,21 @@ class _SellableSet:
 
 def _read_sellable() -> frozenset[str]:
     queryset = get_adapter().sellable_queryset().order_by().values_list("pk", flat=True)
-    return frozenset(str(pk) for pk in queryset.iterator(chunk_size=10000))
+    return frozenset(str(pk) for pk in yielding(queryset.iterator(chunk_size=10000)))
 
 
 _sellable = _SellableSet()
 
 
-def sellable_now(keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` may be sold: live in SQL, or from the process's recent sellable set.
+def recent_sellable() -> frozenset[str] | None:
+    """Every sellable product's key, at most ``SELLABLE_REFRESH_SECONDS`` old, or None.
 
-    ``SELLABLE_REFRESH_SECONDS = None`` asks the database every time (:func:`sellable_keys`);
-    a number answers from a set of every sellable product's key that is at most that many
-    seconds old (re-read in a background thread, one query), so a request costs no query.
+    None when ``SELLABLE_REFRESH_SECONDS = None``: then each bundle asks the database about
+    its candidates (:func:`sellable_keys`). The set is re-read in a background thread, one
+    query, so a request costs none.
     """
     max_age = app_settings.SELLABLE_REFRESH_SECONDS
-    if max_age is None:
-        return sellable_keys(keys)
-    current = _sellable.current(max_age)
-    return {key for key in keys if key in current}
+    return None if max_age is None else _sellable.current(max_age)
 
 
 def reset(**kwargs: Any) -> None:
