@@ -326,13 +326,14 @@ def summarise(latencies: list[float], wall: float) -> dict:
 
 
 def wait_for_tables(loop, port: int, workers: int, timeout: float = 900) -> float:
-    """Wait until every worker has its per-version candidate lists; return how long it took."""
+    """Wait until every worker has its per-version candidate lists and its products' display
+    data (both made in background threads after the first bundle); return how long it took."""
     started = time.perf_counter()
     ready: set[int] = set()
     while time.perf_counter() - started < timeout:
         _, status, body = loop.run_until_complete(one_request(port, "/bench/state/"))
         state = json.loads(body.split(b"\r\n\r\n", 1)[1]) if status == 200 else {}
-        if state.get("table_complete"):
+        if state.get("table_complete") and state.get("displays_complete"):
             ready.add(state["pid"])
             if len(ready) >= workers:
                 return time.perf_counter() - started

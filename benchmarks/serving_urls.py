@@ -19,14 +19,15 @@ class BareView(APIView):
 
 
 class StateView(APIView):
-    """Which worker answered, the version it serves, and whether its candidate lists are ready."""
+    """Which worker answered, the version it serves, and whether its candidate lists and the
+    display data of its catalog snapshot are ready."""
 
     permission_classes = [AllowAny]
 
     def get(self, request):
         import os
 
-        from cart_recommender import scoring
+        from cart_recommender import catalog, scoring
 
         state = scoring.get_state()
         table = state.table
@@ -35,6 +36,7 @@ class StateView(APIView):
                 "pid": os.getpid(),
                 "version": state.label,
                 "table_complete": bool(table is not None and table.complete),
+                "displays_complete": catalog.get_snapshot().displays_complete,
             }
         )
 

@@ -7,7 +7,12 @@ keeps a snapshot and reuses it. When the adapter keeps the default readers (``ge
 values in one query (20,000 products in well under a second); an adapter that overrides one
 of them is asked product by product, with instances built from the same rows. Display data
 (name, URL, image) is only needed for the few products a bundle shows: it is made on first use
-from the kept row (no query) and remembered with the snapshot.
+from the kept row (no query) and remembered with the snapshot. With the adapter's default
+``get_display`` (which reads only the row) it is also made for every product in a background
+thread, and a rebuilt snapshot keeps it for each product whose row did not change: making it
+costs ~30 us a product (mostly ``get_absolute_url``), which requests would otherwise pay again
+after every rebuild. An adapter with its own ``get_display`` may read other tables, so its
+display data is made afresh, on first use, after every rebuild.
 
 Staleness bound: a snapshot older than ``CART_RECOMMENDER["CATALOG_REFRESH_SECONDS"]`` is
 rebuilt in a background thread (requests keep using the old one meanwhile), and a product
@@ -32,6 +37,8 @@ from typing import Any
 
 from django.db import models
 from django.db.models.signals import post_delete, post_save
+from django.urls import get_script_prefix, set_script_prefix
+from django.utils import translation
 
 from cart_recommender.adapter import DefaultShopAdapter, ProductDisplay, get_adapter
 from cart_recommender.background import yielding
@@ -80,19 +87,49 @@ class CatalogSnapshot:
         the snapshot read (fields it did not keep, such as long texts, load on access).
         """
         out: dict[str, ProductDisplay] = {}
-        adapter = None
         for key in keys:
             display = self.displays.get(key)
             if display is None:
-                row = self.rows.get(key)
-                if row is None:
+                display = self._make_display(key)
+                if display is None:
                     continue
-                adapter = adapter or get_adapter()
-                model = adapter.product_queryset().model
-                product = model.from_db(adapter.product_queryset().db, self.row_fields, row)
-                display = self.displays[key] = adapter.get_display(product)
             out[key] = display
         return out
+
+    def _make_display(self, key: str) -> ProductDisplay | None:
+        row = self.rows.get(key)
+        if row is None:
+            return None
+        adapter = get_adapter()
+        queryset = adapter.product_queryset()
+        product = queryset.model.from_db(queryset.db, self.row_fields, row)
+        display = self.displays[key] = adapter.get_display(product)
+        return display
+
+    @property
+    def displays_complete(self) -> bool:
+        return len(self.displays) >= len(self.rows)
+
+    def keep_displays(self, previous: CatalogSnapshot) -> None:
+        """Reuse ``previous``'s display data for every product whose row is unchanged."""
+        if previous.row_fields != self.row_fields:
+            return
+        old_rows, rows = previous.rows, self.rows
+        for key, display in yielding(list(previous.displays.items())):
+            row = rows.get(key)
+            if row is not None and old_rows.get(key) == row:
+                self.displays.setdefault(key, display)
+
+    def make_all_displays(self) -> None:
+        """Make the display data of every product not made yet (a background thread's job)."""
+        for key in yielding(list(self.rows)):
+            if key not in self.displays:
+                self._make_display(key)
+
+
+def _default_display(adapter: DefaultShopAdapter) -> bool:
+    """Whether the adapter's display data comes from the product's row alone."""
+    return type(adapter).get_display is DefaultShopAdapter.get_display
 
 
 def _money(value: Decimal | None) -> Decimal | None:
@@ -192,11 +229,13 @@ class _Holder:
     """Builds the first snapshot in the request that needs it; later ones in the background.
 
     A stale snapshot keeps serving while a thread builds its successor, so no request waits
-    for a rebuild (a large catalog takes a fraction of a second of CPU).
+    for a rebuild (a large catalog takes a fraction of a second of CPU). The same thread then
+    carries display data over and makes the rest (default ``get_display`` only).
     """
 
     def __init__(self) -> None:
         self.snapshot: CatalogSnapshot | None = None
+        self.previous: CatalogSnapshot | None = None  # dropped by clear(): displays to reuse
         self.lock = threading.Lock()
         self.rebuilding = False
 
@@ -204,32 +243,60 @@ class _Holder:
         snap = self.snapshot
         if snap is not None:
             if time.monotonic() - snap.built_at >= app_settings.CATALOG_REFRESH_SECONDS:
-                self._rebuild_in_background()
+                self._in_background(self._rebuild)
             return snap
         with self.lock:
-            if self.snapshot is None:
+            built = self.snapshot is None
+            if built:
                 self.snapshot = build_snapshot()
-            return self.snapshot
+                previous, self.previous = self.previous, None
+            snap = self.snapshot
+        if built and _default_display(get_adapter()):
+            self._in_background(self._displays, snap, previous)
+        return snap
 
-    def _rebuild_in_background(self) -> None:
+    def _in_background(self, work: Any, *args: Any) -> None:
         with self.lock:
             if self.rebuilding:
                 return
             self.rebuilding = True
-        threading.Thread(target=self._rebuild, name="cart-recommender-catalog", daemon=True).start()
+        # URLs are made there as in this request: same script prefix, same language
+        context = (get_script_prefix(), translation.get_language())
+        threading.Thread(
+            target=self._run, args=(context, work, *args), name="cart-recommender-catalog", daemon=True
+        ).start()
 
-    def _rebuild(self) -> None:
+    def _run(self, context: tuple[str, str | None], work: Any, *args: Any) -> None:
         from django.db import connections
 
+        prefix, language = context
+        set_script_prefix(prefix)
         try:
-            self.snapshot = build_snapshot()
+            with translation.override(language):
+                work(*args)
         except Exception:  # keep serving the old snapshot; the next request tries again
             logger.exception("cart_recommender: rebuilding the catalog snapshot failed")
         finally:
             self.rebuilding = False
             connections.close_all()  # this thread's own connections
 
-    def clear(self) -> None:
+    def _rebuild(self) -> None:
+        previous = self.snapshot
+        snap = build_snapshot()
+        if _default_display(get_adapter()) and previous is not None:
+            snap.keep_displays(previous)
+        self.snapshot = snap
+        if _default_display(get_adapter()):
+            snap.make_all_displays()
+
+    @staticmethod
+    def _displays(snap: CatalogSnapshot, previous: CatalogSnapshot | None) -> None:
+        if previous is not None:
+            snap.keep_displays(previous)
+        snap.make_all_displays()
+
+    def clear(self, keep_displays: bool = True) -> None:
+        self.previous = self.snapshot if keep_displays and self.snapshot is not None else None
         self.snapshot = None
 
 
@@ -246,6 +313,14 @@ def clear_snapshot(**kwargs: Any) -> None:
     from cart_recommender import livesql
 
     _holder.clear()
+    livesql.reset()
+
+
+def reset() -> None:
+    """Forget the snapshot and its display data (settings changed: another adapter, say)."""
+    from cart_recommender import livesql
+
+    _holder.clear(keep_displays=False)
     livesql.reset()
 
 

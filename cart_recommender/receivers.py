@@ -28,5 +28,5 @@ def connect() -> None:
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in ("CART_RECOMMENDER", "CART_RECOMMENDER_PRODUCT_MODEL"):
         scoring.reset()
-        catalog.clear_snapshot()
+        catalog.reset()
         livesql.reset()

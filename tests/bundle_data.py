@@ -83,11 +83,11 @@ def fresh_serving():
     """Each test starts with no cached bundle, no loaded model and no catalog snapshot."""
     caches["default"].clear()
     scoring.reset()
-    catalog.clear_snapshot()
+    catalog.reset()
     yield
     caches["default"].clear()
     scoring.reset()
-    catalog.clear_snapshot()
+    catalog.reset()
 
 
 def activate_model(method: str = "model", seed: int = 0, note: str = ""):

@@ -122,6 +122,36 @@ def test_a_stale_snapshot_keeps_serving_while_it_is_rebuilt():
     assert not catalog._holder.rebuilding
 
 
+def test_a_rebuilt_snapshot_keeps_the_display_data_of_unchanged_products():
+    make_shop()
+    old = catalog.build_snapshot()
+    old.make_all_displays()
+    assert old.displays_complete
+    Article.objects.filter(ean="MUG1").update(title="Big blue mug")  # no signal: a rebuild sees it
+    new = catalog.build_snapshot()
+    new.keep_displays(old)
+    assert new.displays["TEA"] is old.displays["TEA"]  # made once, reused
+    assert "MUG1" not in new.displays  # its row changed
+    assert new.display(["MUG1"])["MUG1"].name == "Big blue mug"
+
+
+def test_the_background_rebuild_carries_displays_over_only_for_the_default_get_display():
+    make_shop()
+    holder = catalog._holder
+    holder.snapshot = first = catalog.build_snapshot()
+    first.make_all_displays()
+    holder._rebuild()  # what the background thread runs
+    assert holder.snapshot is not first
+    assert holder.snapshot.displays["TEA"] is first.displays["TEA"]
+    assert holder.snapshot.displays_complete  # the rest made in the same thread
+    with recommender_settings(ADAPTER="tests.testapp.adapter.LabelledArticleAdapter"):
+        holder.snapshot = first
+        holder._rebuild()
+        # an adapter's own get_display may read other tables: made afresh, on first use
+        assert holder.snapshot.displays == {}
+        assert holder.snapshot.display(["TEA"])["TEA"].name == "Green tea (shelf tea)"
+
+
 # --------------------------------------------------------------------------- with a model
 
 

@@ -22,3 +22,12 @@ class ArticleAdapter(DefaultShopAdapter):
 
     def get_add_to_cart_form(self, request, products):
         return AddToCartForm(action="/basket/add/", fields=[("ean", p.pk) for p in products])
+
+
+class LabelledArticleAdapter(ArticleAdapter):
+    """Display data from more than the row (as a shop reading an image table would)."""
+
+    def get_display(self, product, request=None):
+        display = super().get_display(product, request)
+        return type(display)(name=f"{display.name} (shelf {product.shelf})", url=display.url,
+                             image_url=display.image_url)
