@@ -136,6 +136,27 @@ def test_detail_page_shows_metrics_plots_params_and_log(operator):
     assert all(f'data-series="{s}"' in svgs[1] for s in ("sequence model", "popularity", "co-purchase"))
     assert "max_epochs" in page and "[10:00:00] ready" in page
     assert f"Activate v{version.pk}" in page and "Retrain now" in page
+    assert "Item-to-item term" not in page  # this version has no such term
+
+
+def test_detail_page_shows_the_item_to_item_weight_and_why_it_won(operator):
+    curve = {"0.0": 0.101, "0.5": 0.112, "2.0": 0.131, "8.0": 0.125}
+    version = trained(0.4)
+    version.history = {**version.history, "item_item": {"alpha": 2.0, "ridge": 20.5, "covered": 5000,
+                                                        "val_ndcg": curve}}
+    version.save(update_fields=["history"])
+    page = operator.get(url("change", version.pk)).content.decode()
+    section = re.search(r'<fieldset[^>]*id="cr-item-item".*?</fieldset>', page, re.S).group(0)
+    assert "Weight 2, chosen on the validation split." in section
+    assert "covers the 5000 most purchased products (ridge 20.5)" in section
+    chart = re.search(r'<svg class="cr-chart".*?</svg>', section, re.S).group(0)
+    assert "Validation NDCG@10 by item-to-item weight" in chart
+    weights = ("0", "0.5", "2", "8")
+    assert [label for label in weights if f">{label}</text>" in chart] == list(weights)
+    version.history = {**version.history, "item_item": {"alpha": 0.0, "val_ndcg": curve}}
+    version.save(update_fields=["history"])
+    page = operator.get(url("change", version.pk)).content.decode()
+    assert "Left out: no weight beat the model alone" in page
 
 
 def test_a_version_without_metrics_renders_without_plots(operator):

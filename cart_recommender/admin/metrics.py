@@ -94,6 +94,34 @@ def hr_curve_chart(version: ModelVersion) -> SafeString | None:
                       x_label="K", y_label="HR@K", y_min=0.0, max_x_labels=10)
 
 
+def item_item(version: ModelVersion) -> dict[str, Any] | None:
+    """The item-to-item term's fit: the weight chosen on the validation split and its curve.
+
+    A chart of validation NDCG@10 against the weight shows why that weight won (0: the term
+    did not help and was left out).
+    """
+    fit = (version.history or {}).get("item_item") or {}
+    if "alpha" not in fit:
+        return None
+    curve = fit.get("val_ndcg") or {}
+    weights = sorted(curve, key=float)
+    chart = None
+    if weights:
+        chart = line_chart(
+            [Series(_("validation NDCG@10"), [curve[w] for w in weights])],
+            x_values=[_fmt_weight(w) for w in weights],
+            title=_("Validation NDCG@10 by item-to-item weight"),
+            x_label=_("weight"), y_label="NDCG@10",
+        )
+    return {"alpha": _fmt_weight(fit["alpha"]), "ridge": fit.get("ridge"), "covered": fit.get("covered"),
+            "off": float(fit["alpha"]) == 0.0, "chart": chart}
+
+
+def _fmt_weight(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
 def progress_payload(version: ModelVersion) -> dict[str, Any]:
     """What the progress bar shows; also the body of the admin's progress JSON view."""
     p = version.progress or {}
