@@ -47,9 +47,13 @@ def test_staff_retrain_watch_progress_open_plots_and_activate(
 
     page.click(".cr-results-link")
     page.wait_for_selector("#cr-metrics")
-    assert page.locator("svg.cr-chart").count() == 2
+    assert page.locator("#cr-plots svg.cr-chart").count() == 2  # loss per epoch, hit rate at K
     assert page.locator("#cr-plots").is_visible()
-    hr_chart = page.locator("svg.cr-chart").nth(1)
+    fit = version.history["item_item"]  # the item-to-item term's weight, chosen on validation
+    section = page.locator("#cr-item-item")
+    assert section.locator("svg.cr-chart").count() == 1
+    assert ("Left out" in section.inner_text()) == (fit["alpha"] == 0)
+    hr_chart = page.locator("#cr-plots svg.cr-chart").nth(1)
     assert hr_chart.locator("path.cr-chart-line").count() >= 3  # the model and the baselines
     assert "sequence model" in page.locator("#cr-metrics").inner_text()
 
