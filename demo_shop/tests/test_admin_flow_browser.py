@@ -103,7 +103,8 @@ def test_retrain_activate_and_the_cart_bundle_comes_from_the_new_version(
     version_id = retrain_and_watch(page)
     page.click(".cr-results-link")
     page.wait_for_selector("#cr-plots")
-    assert page.locator("svg.cr-chart").count() == 2
+    assert page.locator("#cr-plots svg.cr-chart").count() == 2  # loss per epoch, hit rate at K
+    assert page.locator("#cr-item-item svg.cr-chart").count() == 1  # the item-to-item weight's fit
     page.click("#cr-activate")
     assert f"v{old.pk} (active now)" in page.locator("#cr-compare").text_content()
     page.click("#cr-confirm")
