@@ -213,6 +213,23 @@ def test_copurchase_query_starts_from_the_cart_items_on_sqlite():
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + queries.captured_queries[-1]["sql"])
         plan = [row[-1] for row in cursor.fetchall()]
-    scans = [step for step in plan if step.startswith(("SCAN", "SEARCH"))]
-    assert scans[0].startswith("SEARCH a USING INDEX cr_event_product"), plan
-    assert scans[1].startswith("SEARCH b USING INDEX cr_event_order"), plan
+    event_table = Event._meta.db_table
+    searches = [step for step in plan if step.startswith(("SCAN", "SEARCH")) and step != "SCAN a"]
+    # the cart items' latest purchases first (by product), then their orders' lines (by order)
+    assert searches[0].startswith(f"SEARCH {event_table} USING INDEX cr_event_product"), plan
+    assert searches[1].startswith("SEARCH b USING INDEX cr_event_order"), plan
+    assert len(searches) == 2, plan
+
+
+def test_copurchase_counts_read_only_the_latest_purchases_of_the_cart_items():
+    from cart_recommender import stats
+
+    make_shop()
+    latest = Event.objects.filter(event_type="purchase", product_id="TEA").latest("timestamp", "pk")
+    basket = set(
+        Event.objects.filter(event_type="purchase", order_ref=latest.order_ref)
+        .exclude(product_id="TEA").values_list("product_id", flat=True)
+    )
+    found = stats.copurchases(["TEA"], limit=10, recent=1)
+    assert {c.candidate for c in found} == basket and all(c.orders == 1 for c in found)
+    assert len(stats.copurchases(["TEA"], limit=10)) > len(found)  # the default reads more
