@@ -3,10 +3,9 @@
 :func:`get_bundle` asks the active model for candidates (falling back to co-purchase counts,
 then popularity, then any sellable product, so a shop with sellable products never shows an
 empty bundle) and then picks a *set*, not a top-k list: never a product already in the cart,
-never one the shop cannot sell (checked live in SQL for the few candidates considered), never
-a companion the merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of
-one category, and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
-cart over it. Results are cached by cart, shopper and serving state (model version,
+never one the shop cannot sell (see ``SELLABLE_REFRESH_SECONDS``), never a companion the
+merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of one category,
+and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the cart over it. Results are cached by cart, shopper and serving state (model version,
 activation, rules), so activating another version invalidates them at once.
 
 Example::

@@ -17,10 +17,10 @@ display data is made afresh, on first use, after every rebuild.
 Staleness bound: a snapshot older than ``CART_RECOMMENDER["CATALOG_REFRESH_SECONDS"]`` is
 rebuilt in a background thread (requests keep using the old one meanwhile), and a product
 saved or deleted in this process drops the snapshot at once. Whether a bundle item may be
-sold is in addition checked live in SQL for the few candidates of each freshly built bundle
-(see :mod:`cart_recommender.bundles`), so an item that went out of stock is never offered by a
-newly computed bundle; a cached bundle may be up to ``CACHE_TIMEOUT`` seconds old, and a name
-or price up to the refresh interval.
+sold is in addition checked against a set of sellable products at most
+``SELLABLE_REFRESH_SECONDS`` old, or live in SQL when that setting is None (see
+:mod:`cart_recommender.livesql`); a cached bundle may be up to ``CACHE_TIMEOUT`` seconds old,
+and a name or price up to the refresh interval.
 
 Keys are ``str(pk)``: the same ids the trained model uses for database-trained versions.
 """

@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
     # How often (seconds) each web process checks whether another model version is active.
     "MODEL_CHECK_SECONDS": 5,
     # Each web process keeps the catalog (names, prices, categories, sellable) in memory and
-    # rebuilds it when older than this; bundle items are also checked as sellable live in SQL.
+    # rebuilds it when older than this (sellable is checked apart: SELLABLE_REFRESH_SECONDS).
     "CATALOG_REFRESH_SECONDS": 60,
     # Which products are sellable is re-read (one query, in a background thread) at most this
     # many seconds apart: the staleness bound of "never offer what cannot be sold". None = ask
