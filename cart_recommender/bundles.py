@@ -5,8 +5,9 @@ then popularity, then any sellable product, so a shop with sellable products nev
 empty bundle) and then picks a *set*, not a top-k list: never a product already in the cart,
 never one the shop cannot sell (see ``SELLABLE_REFRESH_SECONDS``), never a companion the
 merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of one category,
-and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the cart over it. Results are cached by cart, shopper and serving state (model version,
-activation, rules), so activating another version invalidates them at once.
+and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the cart over it.
+Results are cached by cart, shopper and serving state (model version, activation, rules), so
+activating another version invalidates them at once.
 
 Example::
 
