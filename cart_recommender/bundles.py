@@ -323,16 +323,11 @@ def _choose(
     """Greedy by rank under the category cap; then, if a free-shipping threshold is set and
     not reached, the single swap that reaches it while giving up the least rank."""
     chosen: list[tuple[Candidate, str]] = []
-    counts: dict[str, int] = {}  # per category, pinned companions not counted
     for entry in pool:
         if len(chosen) >= size:
             break
-        category = snap.products[entry[0].key].category
-        if cap is not None and category is not None and entry[1] != "pinned":
-            if counts.get(category, 0) >= cap:
-                continue
-            counts[category] = counts.get(category, 0) + 1
-        chosen.append(entry)
+        if _fits_cap([*chosen, entry], snap, cap):
+            chosen.append(entry)
     threshold = app_settings.FREE_SHIPPING_THRESHOLD
     if threshold is None or not chosen:
         return chosen

@@ -282,12 +282,9 @@ class _Holder:
 
     def _rebuild(self) -> None:
         previous = self.snapshot
-        snap = build_snapshot()
-        if _default_display(get_adapter()) and previous is not None:
-            snap.keep_displays(previous)
-        self.snapshot = snap
+        self.snapshot = snap = build_snapshot()
         if _default_display(get_adapter()):
-            snap.make_all_displays()
+            self._displays(snap, previous)
 
     @staticmethod
     def _displays(snap: CatalogSnapshot, previous: CatalogSnapshot | None) -> None:
