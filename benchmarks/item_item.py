@@ -8,12 +8,20 @@ Runs evaluation protocol v1 (the same split, candidates, tie rule and metrics as
 * ``ease@L``: EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW),
   a closed-form ridge regression of every item on all the others over the training baskets,
   for several ridge strengths ``L``. It needs the inverse of an ``items x items`` matrix, so it
-  is skipped above ``--max-items`` items.
+  is skipped above ``--max-items`` items;
+* ``softmax`` (with ``--learned``): the same ``items x items`` form, but the weights learned by
+  gradient descent with the loss the model trains with (a full softmax over the catalog on
+  leave-one-out examples of the training baskets, early stopping on the newest 10% of them),
+  and ``mlp``: a one-hidden-layer network (256 tanh units, input dropout 0.3) in its place.
+  Both need Keras and are skipped above 1,000 items (their examples are dense arrays);
+* ``leaky-ease@L`` (with ``--ceiling``): EASE fitted on the training baskets *and the test
+  receipts themselves*, so it has seen every hidden item next to its cart. It is not a method
+  but a yardstick of the headroom: a pairwise cart model that cannot beat it honestly.
 
 None of them uses the shopper's history, so on data with returning shoppers they are a
 reference for the cart signal only. Prints a table per dataset and the JSON of all results.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/item_item.py [--json OUT] [FILE ...]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/item_item.py [--learned] [--ceiling] [--json OUT] [FILE ...]
 """
 
 from __future__ import annotations
@@ -33,11 +41,30 @@ sys.path.insert(0, str(ROOT))
 from cart_recommender.ml import protocol  # noqa: E402
 from cart_recommender.ml.baselines import CoPurchase, basket_items  # noqa: E402
 from cart_recommender.ml.data import EventLog, Query  # noqa: E402
+from cart_recommender.ml.features import Baskets, baskets_from_log  # noqa: E402
 from cart_recommender.ml.loading import load_event_log  # noqa: E402
 from cart_recommender.ml.metrics import HEADLINE  # noqa: E402
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
 LAMBDAS = (20.0, 100.0, 200.0, 500.0, 2000.0)
+LEARNED_MAX_ITEMS = 1000  # its examples are dense (examples x items) arrays
+
+
+def order_matrix(log: EventLog) -> np.ndarray:
+    """float32 (orders, items): 1 where the order holds the item."""
+    orders, items = basket_items(log)
+    x = np.zeros((int(orders.max(initial=-1)) + 1, log.n_items), np.float32)
+    x[orders, items] = 1.0
+    return x
+
+
+def cart_matrix(queries: Sequence[Query], n: int) -> np.ndarray:
+    """float32 (queries, items): 1 where the query's cart holds the item."""
+    carts = np.zeros((len(queries), n), np.float32)
+    for row, query in enumerate(queries):
+        cart = np.asarray(query.cart)
+        carts[row, cart[(cart >= 0) & (cart < n)]] = 1.0
+    return carts
 
 
 class _ItemItem:
@@ -46,10 +73,7 @@ class _ItemItem:
     name = "item-item"
 
     def fit(self, log: EventLog) -> _ItemItem:
-        orders, items = basket_items(log)
-        n = log.n_items
-        x = np.zeros((int(orders.max(initial=-1)) + 1, n), np.float32)
-        x[orders, items] = 1.0
+        x = order_matrix(log)
         counts = x.T @ x  # n(i, j), n(i) on the diagonal
         self.matrix = self.weights(counts.astype(np.float64)).astype(np.float32)
         return self
@@ -58,12 +82,7 @@ class _ItemItem:
         raise NotImplementedError
 
     def score(self, queries: Sequence[Query]) -> np.ndarray:
-        n = self.matrix.shape[0]
-        carts = np.zeros((len(queries), n), np.float32)
-        for row, query in enumerate(queries):
-            cart = np.asarray(query.cart)
-            carts[row, cart[(cart >= 0) & (cart < n)]] = 1.0
-        return carts @ self.matrix
+        return cart_matrix(queries, self.matrix.shape[0]) @ self.matrix
 
 
 class Cosine(_ItemItem):
@@ -88,12 +107,98 @@ class Ease(_ItemItem):
         return out
 
 
-def run(path: Path, max_items: int) -> dict:
+class LeakyEase(Ease):
+    """EASE whose counts include the test receipts (rebuilt from the split's queries)."""
+
+    def __init__(self, ridge: float, split: protocol.Split) -> None:
+        super().__init__(ridge)
+        self.name = f"leaky-ease@{ridge:g}"
+        self.split = split
+
+    def fit(self, log: EventLog) -> LeakyEase:
+        test = np.zeros((len(self.split.test_orders), log.n_items), np.float32)
+        known = self.split.targets >= 0
+        test[self.split.query_order[known], self.split.targets[known]] = 1.0
+        both = np.concatenate([order_matrix(log), test])
+        self.matrix = self.weights((both.T @ both).astype(np.float64)).astype(np.float32)
+        return self
+
+
+class Learned:
+    """Cart multi-hot -> catalog logits, fitted with a full softmax (Keras imported here only)."""
+
+    def __init__(self, hidden: int, seed: int = 1) -> None:
+        self.hidden, self.seed = hidden, seed
+        self.name = f"mlp{hidden}" if hidden else "softmax"
+
+    @staticmethod
+    def _examples(baskets: Baskets, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-out examples: each item of each basket in ``rows`` held out once."""
+        x, y = [], []
+        for b in rows:
+            basket = baskets.item[baskets.start[b] : baskets.start[b + 1]]
+            if basket.size < 2:
+                continue
+            for t in range(basket.size):
+                row = np.zeros(n, np.float32)
+                row[np.delete(basket, t)] = 1.0
+                x.append(row)
+                y.append(basket[t])
+        return np.asarray(x, np.float32).reshape(-1, n), np.asarray(y, np.int32)
+
+    def fit(self, log: EventLog) -> Learned:
+        import os
+
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import keras
+        from keras import ops
+
+        keras.utils.set_random_seed(self.seed)
+        baskets = baskets_from_log(log)  # oldest first
+        n = self.n = log.n_items
+        rows = np.arange(len(baskets))
+        cut = len(baskets) - max(1, len(baskets) // 10)
+        x_fit, y_fit = self._examples(baskets, rows[:cut], n)
+        x_val, y_val = self._examples(baskets, rows[cut:], n)
+        cart = keras.Input((n,))
+        reg = keras.regularizers.L2(1e-5)
+        if self.hidden:
+            scaled = cart / ops.sqrt(ops.maximum(ops.sum(cart, axis=1, keepdims=True), 1.0))
+            h = keras.layers.Dense(self.hidden, activation="tanh", kernel_regularizer=reg)(
+                keras.layers.Dropout(0.3)(scaled))
+            logits = keras.layers.Dense(n, kernel_regularizer=reg)(h)
+        else:
+            logits = keras.layers.Dense(n, kernel_regularizer=reg)(cart)
+        self.model = keras.Model(cart, ops.where(cart > 0.5, -1e9, logits))
+        self.model.compile(keras.optimizers.Adam(2e-3),
+                           keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        best, weights, best_epoch = -1.0, None, 0
+        for epoch in range(60):
+            self.model.fit(x_fit, y_fit, batch_size=256, epochs=1, verbose=0)
+            scores = self.model.predict(x_val, batch_size=2048, verbose=0)
+            rank = (scores > scores[np.arange(y_val.size), y_val][:, None]).sum(axis=1)
+            ndcg = float(((rank < 10) / np.log2(rank + 2.0)).mean())
+            if ndcg > best:
+                best, weights, best_epoch = ndcg, self.model.get_weights(), epoch
+            elif epoch - best_epoch >= 4:
+                break
+        self.model.set_weights(weights)
+        return self
+
+    def score(self, queries: Sequence[Query]) -> np.ndarray:
+        return self.model.predict(cart_matrix(queries, self.n), batch_size=2048, verbose=0)
+
+
+def run(path: Path, max_items: int, learned: bool = False, ceiling: bool = False) -> dict:
     log = load_event_log(path).log
     split = protocol.split(log)
     scorers: list = [CoPurchase(), Cosine()]
     if split.train.n_items <= max_items:
         scorers += [Ease(ridge) for ridge in LAMBDAS]
+        if learned and split.train.n_items <= LEARNED_MAX_ITEMS:
+            scorers += [Learned(0), Learned(256)]
+        if ceiling:
+            scorers += [LeakyEase(ridge, split) for ridge in LAMBDAS]
     fit_s = protocol.fit_all(scorers, split)
     started = time.perf_counter()
     report = protocol.evaluate(scorers, split)
@@ -106,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", help="CSV files (default: every file in --datasets)")
     parser.add_argument("--datasets", default=str(DEFAULT_DATASETS))
     parser.add_argument("--max-items", type=int, default=6000, help="largest catalog for EASE")
+    parser.add_argument("--learned", action="store_true", help="also the learned softmax and MLP (Keras)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also EASE fitted with the test receipts (a headroom yardstick, not a method)")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args(argv)
     files = [Path(f) for f in args.files] or sorted(
@@ -114,11 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     reports = {}
     for path in files:
         name = path.name.split(".")[0]
-        report = reports[name] = run(path, args.max_items)
+        report = reports[name] = run(path, args.max_items, args.learned, args.ceiling)
         print(f"\n{name} ({report['dataset']['catalog']} items, {report['dataset']['queries']} queries)")
-        print(f"{'method':<12}" + "".join(f"{m.upper():>9}" for m in HEADLINE))
+        print(f"{'method':<18}" + "".join(f"{m.upper():>9}" for m in HEADLINE))
         for method, values in report["results"].items():
-            print(f"{method:<12}" + "".join(f"{values[m]:>9.4f}" for m in HEADLINE))
+            print(f"{method:<18}" + "".join(f"{values[m]:>9.4f}" for m in HEADLINE))
     for report in reports.values():
         for values in report["results"].values():
             values.pop("hr_curve", None)
