@@ -160,6 +160,24 @@ class DefaultShopAdapter:
             values[self._field("category")] = category
         return model._default_manager.create(**values)
 
+    # -- who the shopper is --------------------------------------------------------------------
+    def get_shopper_ref(self, user: Any) -> str:
+        """The id a logged-in ``user`` has in events you import or send (their ``user_id``).
+
+        History imported with ``cart_recommender_import`` or sent to the ingest API names its
+        shoppers by the shop's own customer ids, which the app cannot tie to Django users on its
+        own. Return that id here and a user's imported orders become their history: their
+        bundles and the next model's training see them as one shopper. Live events of the user
+        then carry the id too. The default links nobody (``""``): two systems may number their
+        customers differently, and a wrong link would show one customer another's history.
+
+        Example, for a shop that exported its Django user ids::
+
+            def get_shopper_ref(self, user):
+                return str(user.pk)
+        """
+        return ""
+
     # -- the shopper's cart and the shop's cart endpoint -------------------------------------
     def get_cart(self, request: HttpRequest) -> list[CartLine]:
         """The cart of the current request. The default knows no cart: override it."""

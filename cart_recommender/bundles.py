@@ -36,6 +36,7 @@ from cart_recommender.adapter import CartLine
 from cart_recommender.catalog import CatalogSnapshot, ProductInfo
 from cart_recommender.conf import app_settings
 from cart_recommender.scoring import Candidate, ServingState
+from cart_recommender.tracking import linked_ref
 
 CENT = Decimal("0.01")
 
@@ -167,7 +168,8 @@ def get_bundle(
         cached = caches[alias].get(cache_key)
         if cached is not None:
             return cached
-    bundle = _build(state, catalog.get_snapshot(), quantities, user_id, session_key or "", size)
+    shopper_ref = linked_ref(user) if user_id is not None else ""
+    bundle = _build(state, catalog.get_snapshot(), quantities, user_id, shopper_ref, session_key or "", size)
     if cache_key is not None:
         caches[alias].set(cache_key, bundle, app_settings.CACHE_TIMEOUT)
     return bundle
@@ -220,11 +222,15 @@ def _build(
     snap: CatalogSnapshot,
     quantities: dict[str, int],
     user_id: Any,
+    shopper_ref: str,
     session_key: str,
     size: int,
 ) -> Bundle:
     cart = list(quantities)
-    history = stats.shopper_history(user_id, session_key) if (user_id is not None or session_key) else []
+    history = (
+        stats.shopper_history(user_id, session_key, shopper_ref=shopper_ref)
+        if (user_id is not None or session_key) else []
+    )
     blocked: set[str] = set()
     for key in cart:
         blocked |= state.blocks.get(key, frozenset())

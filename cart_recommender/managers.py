@@ -10,7 +10,13 @@ class EventQuerySet(models.QuerySet):
         return self.filter(event_type="purchase")
 
     def for_shopper(self, user_id=None, session_key: str = "", shopper_ref: str = "") -> EventQuerySet:
-        """Events of one shopper; empty when no identity is given (never everyone's)."""
+        """Events of one shopper; empty when no identity is given (never everyone's).
+
+        A user with a ``shopper_ref`` (see the adapter's ``get_shopper_ref``) is one shopper
+        with the events imported under that id.
+        """
+        if user_id is not None and shopper_ref:
+            return self.filter(models.Q(user_id=user_id) | models.Q(shopper_ref=shopper_ref))
         if user_id is not None:
             return self.filter(user_id=user_id)
         if shopper_ref:

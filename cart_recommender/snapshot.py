@@ -8,8 +8,10 @@ for a few seconds.
 Identities are mapped to the strings the ML core expects:
 
 * item id: ``str(product pk)``, which is what serving looks products up by;
-* shopper: ``"u<user id>"`` for a Django user, else ``"r:<shopper_ref>"`` (the shop's own id
-  from an import or the ingest API), else ``"s:<session key>"``; ``""`` when nothing is known;
+* shopper: ``"r:<shopper_ref>"`` (the shop's own id, from an import, the ingest API or the
+  adapter's ``get_shopper_ref`` for a logged-in user), else ``"u<user id>"`` for a Django user,
+  else ``"s:<session key>"``; ``""`` when nothing is known. A user's events from before the
+  shop linked them to a ref count under that ref too, so a link joins the whole history;
 * order: the event's ``order_ref``. A purchase without one (a shop that never passes it) is
   grouped with the same shopper's purchases of the same second, or stands alone.
 
@@ -53,12 +55,20 @@ class Snapshot:
         return len(self.log.orders)
 
 
-def shopper_key(user_id: int | None, shopper_ref: str, session_key: str) -> str:
-    """The one string that identifies a shopper across the three ways we know them."""
-    if user_id is not None:
-        return f"u{user_id}"
+def shopper_key(
+    user_id: int | None, shopper_ref: str, session_key: str, linked: dict[int, str] | None = None
+) -> str:
+    """The one string that identifies a shopper across the three ways we know them.
+
+    The shop's own id comes first: a user linked to it (the adapter's ``get_shopper_ref``)
+    records it on every live event, so their live and imported events are one shopper.
+    ``linked`` maps user ids to the ref their later events carry, for their earlier ones.
+    """
     if shopper_ref:
         return f"r:{shopper_ref}"
+    if user_id is not None:
+        ref = linked.get(user_id) if linked else None
+        return f"r:{ref}" if ref else f"u{user_id}"
     if session_key:
         return f"s:{session_key}"
     return ""
@@ -97,6 +107,12 @@ def take_snapshot(*, until: datetime | None = None, since: datetime | None = Non
     if since is not None:
         qs = qs.filter(timestamp__gte=since)
     counts: Counter[str] = Counter()
+    # Linked users' events without a ref count under the user's ref (normally one per user;
+    # a user whose link changed: the greatest, so the choice does not depend on row order).
+    linked: dict[int, str] = dict(
+        qs.filter(user__isnull=False).exclude(shopper_ref="").values("user_id")
+        .annotate(ref=Max("shopper_ref")).values_list("user_id", "ref")
+    )
 
     def records() -> Iterator[tuple[float, str, str, str, str]]:
         rows = qs.annotate(seconds=_epoch_expression()).values_list(
@@ -107,7 +123,7 @@ def take_snapshot(*, until: datetime | None = None, since: datetime | None = Non
             if isinstance(seconds, datetime):
                 seconds = seconds.timestamp()
             counts[kind] += 1
-            shopper = shopper_key(user_id, ref, session)
+            shopper = shopper_key(user_id, ref, session, linked)
             order = ""
             if kind == "purchase":
                 order = order_ref or (f"~{shopper}@{int(seconds)}" if shopper else f"~e{pk}")

@@ -108,16 +108,19 @@ class HistoryEvent:
     order_ref: str
 
 
-def shopper_history(user_id: Any = None, session_key: str = "", limit: int = 200) -> list[HistoryEvent]:
+def shopper_history(
+    user_id: Any = None, session_key: str = "", limit: int = 200, shopper_ref: str = ""
+) -> list[HistoryEvent]:
     """The shopper's own latest events, oldest first; empty without an identity.
 
-    Only the requester's own user id or session key ever reaches this function: it is the
-    personal signal, and nothing else of another shopper is read on the serving path.
+    Only the requester's own user id (with the shopper ref the adapter links to it) or session
+    key ever reaches this function: it is the personal signal, and nothing else of another
+    shopper is read on the serving path.
     """
     if user_id is None and not session_key:
         return []
     rows = (
-        Event.objects.for_shopper(user_id=user_id, session_key=session_key)
+        Event.objects.for_shopper(user_id=user_id, session_key=session_key, shopper_ref=shopper_ref)
         .filter(event_type__in=("view", "click", "add_to_cart", "remove_from_cart", "purchase"))
         .order_by("-timestamp", "-pk")
         .values_list("product_id", "timestamp", "event_type", "order_ref")[:limit]

@@ -158,6 +158,23 @@ def test_personal_signal_uses_only_the_shoppers_own_history(django_user_model):
     assert keys(get_bundle(["NOSUCH"], size=3))[0] == "CAKE"
 
 
+def test_a_linked_user_gets_the_history_imported_under_the_shops_id(django_user_model):
+    articles = make_shop()
+    ann = django_user_model.objects.create_user("ann")
+    bob = django_user_model.objects.create_user("bob")
+    # imported orders: no Django user, only the shop's customer id
+    for product, ref in (("LUXE", "cust-ann"), ("SPOON", "cust-bob")):
+        Event.objects.create(event_type="purchase", product=articles[product], shopper_ref=ref, order_ref=ref)
+    assert keys(get_bundle(["NOSUCH"], user=ann, size=3))[0] == "CAKE"  # not linked: a stranger
+    with recommender_settings(ADAPTER="tests.testapp.adapter.LinkedArticleAdapter"):
+        mine = get_bundle(["NOSUCH"], user=ann, size=3, use_cache=False)
+        assert keys(mine)[0] == "LUXE" and mine.items[0].reason == "You bought this before"
+        theirs = get_bundle(["NOSUCH"], user=bob, size=3, use_cache=False)
+        assert keys(theirs)[0] == "SPOON" and "LUXE" not in keys(theirs)
+        together = frequently_bought_together("NOSUCH", size=3)  # never personal
+        assert keys(together)[0] == "CAKE"
+
+
 def test_frequently_bought_together_ignores_history(django_user_model):
     articles = make_shop()
     me = django_user_model.objects.create_user("me")

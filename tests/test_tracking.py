@@ -10,8 +10,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import IntegrityError, transaction
 from django.test import RequestFactory
 
+from cart_recommender.adapter import DefaultShopAdapter
 from cart_recommender.models import Event
 from cart_recommender.tracking import record_event
+from tests.bundle_data import recommender_settings
 from tests.testapp.models import Article
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +91,34 @@ def test_a_shopper_sees_only_their_own_events(pencil):
     assert anonymous.count() == 1 and anonymous.get().user is None
     assert Event.objects.for_shopper(user_id=user.pk).count() == 1
     assert not Event.objects.for_shopper().exists()
+
+
+def test_a_linked_user_is_recorded_with_the_shops_own_id(pencil):
+    ann = get_user_model().objects.create_user("ann", password="x")
+    guest = get_user_model().objects.create_user("guest-1", password="x")
+    with recommender_settings(ADAPTER="tests.testapp.adapter.LinkedArticleAdapter"):
+        assert record_event(_request(user=ann), "view", pencil).shopper_ref == "cust-ann"
+        assert record_event(_request(user=guest), "view", pencil).shopper_ref == ""  # not linked
+        assert record_event(_request(), "view", pencil).shopper_ref == ""  # anonymous
+        explicit = record_event(_request(user=ann), "view", pencil, shopper_ref="crm-9")
+        assert explicit.shopper_ref == "crm-9" and explicit.user == ann
+    assert record_event(_request(user=ann), "view", pencil).shopper_ref == ""  # default: no link
+
+
+class NumberRefAdapter(DefaultShopAdapter):
+    def get_shopper_ref(self, user):
+        return user.pk
+
+
+class LongRefAdapter(DefaultShopAdapter):
+    def get_shopper_ref(self, user):
+        return "x" * 300
+
+
+@pytest.mark.parametrize("adapter, error", [("NumberRefAdapter", TypeError), ("LongRefAdapter", ValueError)])
+def test_a_bad_shopper_ref_from_the_adapter_is_a_clear_error(pencil, adapter, error):
+    ann = get_user_model().objects.create_user("ann", password="x")
+    with recommender_settings(ADAPTER=f"tests.test_tracking.{adapter}"):
+        with pytest.raises(error, match="get_shopper_ref"):
+            record_event(_request(user=ann), "view", pencil)
+    assert not Event.objects.exists()

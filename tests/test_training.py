@@ -46,6 +46,24 @@ def test_snapshot_maps_shoppers_orders_and_skips_bundle_events(django_user_model
     assert len(log.orders) == 3 and "A1" in log.orders
 
 
+def test_snapshot_joins_a_linked_users_live_earlier_and_imported_events(django_user_model):
+    a, b, c = make_articles(3)
+    linked = django_user_model.objects.create_user("ann")
+    other = django_user_model.objects.create_user("bob")
+    hour = timedelta(hours=1)
+    # imported under the shop's id; live before the link; live after the link (both ids)
+    Event.objects.create(event_type="purchase", product=a, shopper_ref="cust-ann", order_ref="I1",
+                         timestamp=START)
+    Event.objects.create(event_type="view", product=b, user=linked, timestamp=START + hour)
+    Event.objects.create(event_type="purchase", product=c, user=linked, shopper_ref="cust-ann",
+                         order_ref="L1", timestamp=START + 2 * hour)
+    Event.objects.create(event_type="view", product=a, user=other, timestamp=START + 3 * hour)
+    log = take_snapshot(until=START + timedelta(days=1)).log
+    assert sorted(log.shoppers) == ["r:cust-ann", f"u{other.pk}"]
+    ann = log.shoppers.index("r:cust-ann")
+    assert (log.shopper == ann).sum() == 3
+
+
 def test_baselines_only_run_records_everything_and_goes_live():
     events = make_orders(60)
     version = _train(BASELINES)
