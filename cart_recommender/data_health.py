@@ -109,7 +109,8 @@ def totals(since: datetime | None = None, until: datetime | None = None) -> dict
     qs = events_in(since, until)
     agg = qs.aggregate(
         events=Count("id"),
-        users=Count("user", distinct=True),
+        # a user linked to a shop id (the adapter's get_shopper_ref) counts as that id
+        users=Count("user", distinct=True, filter=Q(shopper_ref="")),
         refs=Count("shopper_ref", distinct=True, filter=~Q(shopper_ref="")),
         sessions=Count("session_key", distinct=True,
                        filter=Q(user__isnull=True, shopper_ref="") & ~Q(session_key="")),
@@ -132,9 +133,9 @@ def basket_facts(since: datetime | None = None, until: datetime | None = None) -
              .filter(k__gte=2).count())
     repeat_products = (purchases.values("product").annotate(k=Count("order_ref", distinct=True))
                        .filter(k__gte=5).count())
-    by_user = (purchases.filter(user__isnull=False).values("user")
+    by_user = (purchases.filter(user__isnull=False, shopper_ref="").values("user")
                .annotate(k=Count("order_ref", distinct=True)).filter(k__gte=2).count())
-    by_ref = (purchases.filter(user__isnull=True).exclude(shopper_ref="").values("shopper_ref")
+    by_ref = (purchases.exclude(shopper_ref="").values("shopper_ref")  # linked users' too
               .annotate(k=Count("order_ref", distinct=True)).filter(k__gte=2).count())
     return {"multi_item_orders": multi, "repeat_products": repeat_products,
             "returning_shoppers": by_user + by_ref}

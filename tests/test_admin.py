@@ -371,6 +371,20 @@ def test_pair_counts_are_exact_or_say_they_were_pruned():
     assert pruned.pairs == [(a.pk, b.pk, 3)] and not pruned.exact
 
 
+def test_a_linked_user_counts_once_as_a_shopper_with_their_imported_orders():
+    from cart_recommender.data_health import basket_facts, totals
+
+    a, b = _articles(2)
+    ann = User.objects.create_user("ann")
+    bob = User.objects.create_user("bob")
+    Event.objects.create(event_type="purchase", product=a, shopper_ref="cust-ann", order_ref="imported")
+    Event.objects.create(event_type="purchase", product=b, user=ann, shopper_ref="cust-ann", order_ref="live")
+    Event.objects.create(event_type="purchase", product=a, user=bob, order_ref="bob1")
+    Event.objects.create(event_type="view", product=a, session_key="anon")
+    assert totals()["shoppers"] == 3  # cust-ann (imported and live), bob, one session
+    assert basket_facts()["returning_shoppers"] == 1  # cust-ann: two orders across both ways in
+
+
 def test_data_overview_counts_new_events_at_once(viewer):
     (a, b) = _articles(2)
     overview = reverse("admin:cart_recommender_event_overview")
