@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
+from django.core.cache import caches
 from django.db import models
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -71,13 +73,45 @@ def _check_event(raw: Any, allowed: list[str]) -> str | None:
     return None
 
 
+def _owner(identity: dict[str, Any]) -> str:
+    """The shopper a beacon request speaks for: its user, else its session."""
+    return f"u{identity['user'].pk}" if identity["user"] is not None else f"s{identity['session_key']}"
+
+
 def _idempotency_key(identity: dict[str, Any], client_id: str | None) -> str | None:
     """A key namespaced by the shopper, so one visitor's ids can never block another's events."""
     if not client_id:
         return None
-    owner = f"u{identity['user'].pk}" if identity["user"] is not None else f"s{identity['session_key']}"
-    digest = hashlib.sha256(f"{owner}\x1f{client_id}".encode()).hexdigest()[:40]
+    digest = hashlib.sha256(f"{_owner(identity)}\x1f{client_id}".encode()).hexdigest()[:40]
     return f"beacon:{digest}"
+
+
+def _over_rate(identity: dict[str, Any], count: int) -> int:
+    """Seconds to wait when ``count`` more events would pass the shopper's minute; else 0.
+
+    A fixed window per shopper and minute, counted in the cache: cheap, shared by every web
+    process with a shared cache, and exact enough for a limit that only stops runaway pages.
+    A refused request does not count.
+    """
+    limit = app_settings.BEACON_EVENTS_PER_MINUTE
+    if limit is None:
+        return 0
+    now = time.time()
+    minute = int(now // 60)
+    owner = _owner(identity)
+    cache = caches[app_settings.CACHE_ALIAS or "default"]
+    key = "cart_recommender:beacon-rate:" + hashlib.blake2b(f"{owner}|{minute}".encode(),
+                                                             digest_size=16).hexdigest()
+    cache.add(key, 0, timeout=120)
+    try:
+        sent = cache.incr(key, count)
+    except ValueError:  # expired between add and incr: start this window again
+        cache.set(key, count, timeout=120)
+        sent = count
+    if sent <= limit:
+        return 0
+    cache.decr(key, count)
+    return max(1, 60 * (minute + 1) - int(now))
 
 
 def _parse_events(request: HttpRequest) -> list[Any] | JsonResponse:
@@ -110,11 +144,19 @@ def beacon(request: HttpRequest) -> JsonResponse:
 
     Responds 200 with ``{"stored": n, "duplicates": [...], "errors": [...]}`` when at least one
     event was acceptable, 400 when none was (nothing is stored then), 413 for a body over
-    :data:`MAX_BODY_BYTES`, 403 without a valid CSRF token.
+    :data:`MAX_BODY_BYTES`, 403 without a valid CSRF token, 429 over the shopper's
+    ``BEACON_EVENTS_PER_MINUTE``.
     """
     events = _parse_events(request)
     if isinstance(events, JsonResponse):
         return events
+    identity = shopper_identity(request)
+    wait = _over_rate(identity, len(events))
+    if wait:
+        response = _error(429, f"more than {app_settings.BEACON_EVENTS_PER_MINUTE} events a minute; "
+                               f"retry in {wait} s")
+        response["Retry-After"] = str(wait)
+        return response
     allowed = list(app_settings.BEACON_EVENT_TYPES)
     errors: list[dict[str, Any]] = []
     valid: list[tuple[int, dict[str, Any]]] = []
@@ -127,7 +169,6 @@ def beacon(request: HttpRequest) -> JsonResponse:
     products: dict[str, models.Model] = get_adapter().get_products_by_external_ids(
         str(raw["item_id"]).strip() for _, raw in valid
     )
-    identity = shopper_identity(request)
     rows: list[tuple[int, Event]] = []
     for index, raw in valid:
         product = products.get(str(raw["item_id"]).strip())

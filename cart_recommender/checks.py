@@ -49,6 +49,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 Error(f"{SETTINGS_NAME}['{name}'] must be a positive integer, not {value!r}.",
                       id="cart_recommender.E004")
             )
+    rate = app_settings.BEACON_EVENTS_PER_MINUTE
+    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 1):
+        errors.append(
+            Error(f"{SETTINGS_NAME}['BEACON_EVENTS_PER_MINUTE'] must be a positive integer or None, "
+                  f"not {rate!r}.", id="cart_recommender.E004")
+        )
     if app_settings.ACTIVATION_GATE not in ("auto", "manual", "always"):
         errors.append(
             Error(f"{SETTINGS_NAME}['ACTIVATION_GATE'] must be 'auto', 'manual' or 'always'.",

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     },
     # Events a browser may send through the beacon: only what the page itself can see.
     "BEACON_EVENT_TYPES": ["view", "click"],
+    # Most beacon events one shopper may send per minute; more get a 429 (None = no limit).
+    "BEACON_EVENTS_PER_MINUTE": 120,
     # Most events a batch ingest request may carry; bigger batches get a 400.
     "INGEST_MAX_EVENTS": 500,
     # Items in a bundle unless the caller asks for another size, and the largest size allowed.

@@ -5,6 +5,7 @@ import re
 import time
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.test import Client, override_settings
@@ -112,6 +113,26 @@ def test_huge_and_overlong_payloads_are_refused(browser, pencil):
     many = {"events": [{"event": "view", "item_id": EAN}] * (MAX_EVENTS + 1)}
     assert send(browser, many, browser.token).status_code == 400
     assert not Event.objects.exists()
+
+
+def test_a_shopper_over_the_rate_gets_429_and_nothing_of_that_request_is_stored(browser, pencil):
+    if time.time() % 60 > 55:  # the window is the clock minute: do not straddle two
+        time.sleep(61 - time.time() % 60)
+    views = [{"event": "view", "item_id": EAN}]
+    with override_settings(CART_RECOMMENDER={**settings.CART_RECOMMENDER, "BEACON_EVENTS_PER_MINUTE": 5}):
+        assert send(browser, {"events": views * 3}, browser.token).status_code == 200
+        refused = send(browser, {"events": views * 3}, browser.token)
+        assert refused.status_code == 429 and "5 events a minute" in refused.json()["error"]
+        assert 1 <= int(refused["Retry-After"]) <= 60
+        assert Event.objects.count() == 3
+        assert send(browser, {"events": views * 2}, browser.token).status_code == 200  # refused: not counted
+        assert send(browser, {"events": views}, browser.token).status_code == 429
+        other = Client(enforce_csrf_checks=True)  # another shopper has a minute of their own
+        other.get("/admin/login/")
+        assert send(other, {"events": views}, other.cookies["csrftoken"].value).status_code == 200
+    assert Event.objects.count() == 6
+    with override_settings(CART_RECOMMENDER={**settings.CART_RECOMMENDER, "BEACON_EVENTS_PER_MINUTE": None}):
+        assert send(browser, {"events": views * 10}, browser.token).status_code == 200
 
 
 def test_get_is_not_allowed(browser, pencil):

@@ -47,6 +47,8 @@ def test_checks_report_misconfiguration():
     assert "cart_recommender.E002" in _ids(CART_RECOMMENDER_PRODUCT_MODEL="nope.Missing")
     assert "cart_recommender.E003" in _ids(CART_RECOMMENDER={"ADAPTER": "no.such.Adapter"})
     assert "cart_recommender.E004" in _ids(CART_RECOMMENDER={"BUNDLE_SIZE": 0})
+    assert "cart_recommender.E004" in _ids(CART_RECOMMENDER={"BEACON_EVENTS_PER_MINUTE": 0})
+    assert "cart_recommender.E004" not in _ids(CART_RECOMMENDER={"BEACON_EVENTS_PER_MINUTE": None})
     assert "cart_recommender.E005" in _ids(CART_RECOMMENDER={"ACTIVATION_GATE": "sometimes"})
     assert "cart_recommender.W001" in _ids(CART_RECOMMENDER={})
     assert "cart_recommender.E006" in _ids(CART_RECOMMENDER={"BEACON_EVENT_TYPES": ["view", "like"]})
