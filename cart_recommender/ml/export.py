@@ -189,10 +189,16 @@ def read_artifact(source: str | Path | IO[bytes]) -> ServingModel:
             "item_count": _array(data, "const/item_count", (n + 1,), np.float32),
         }
         if arch.item_item:
-            k = arch.item_item
-            constants["ii_item"] = _array(data, "const/ii_item", (n + 1, k), np.int32)
-            constants["ii_weight"] = _array(data, "const/ii_weight", (n + 1, k), np.float32)
+            k, rows = arch.item_item, arch.item_item_rows or n + 1
+            constants["ii_item"] = _array(data, "const/ii_item", (rows, k), np.int32)
+            constants["ii_weight"] = _array(data, "const/ii_weight", (rows, k), np.float32)
             constants["ii_alpha"] = _array(data, "const/ii_alpha", (1,), np.float32)
+            if arch.item_item_rows:
+                row = constants["ii_row"] = _array(data, "const/ii_row", (n + 1,), np.int32)
+                if row.min(initial=0) < 0 or row.max(initial=0) >= rows or row[n] != rows - 1:
+                    raise ArtifactError("ii_row out of range (or padding not on the padding row)")
+                if constants["ii_weight"][rows - 1].any():
+                    raise ArtifactError("the item-to-item padding row has weights")
         for name in ("nbr_item", "ii_item"):
             codes = constants.get(name)
             if codes is not None and (codes.min(initial=0) < 0 or codes.max(initial=0) > n):

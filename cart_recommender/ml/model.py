@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -219,7 +219,9 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
         item_item = itemitem.fit(
             baskets, n, np.flatnonzero(counted), arch.item_item, config.item_item_max_items
         )
-        constants.update(ii_item=item_item.item, ii_weight=item_item.weight, ii_alpha=np.zeros(1, np.float32))
+        constants.update(ii_item=item_item.item, ii_weight=item_item.weight, ii_row=item_item.row,
+                         ii_alpha=np.zeros(1, np.float32))
+        arch = replace(arch, item_item_rows=item_item.rows)
     counts = co.item_count[:n].astype(np.float64) + 1.0
     return {
         "arch": arch,

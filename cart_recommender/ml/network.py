@@ -57,6 +57,11 @@ class Architecture:
     encoder: str = "attention"  # or "gru"
     item_item: int = 0  # partners per item of the item-to-item term; 0: no such term
     item_item_cart: int = 0  # cart items the item-to-item term reads (input ``ii_cart``)
+    # Rows of the item-to-item arrays: the items the regression covered plus one padding row,
+    # reached through ``ii_row`` (item code -> row). 0: one row per item and no ``ii_row``
+    # (artifacts written before the compact layout, which cost 8 bytes x partners per item
+    # for every item, covered or not).
+    item_item_rows: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -133,7 +138,9 @@ ITEM_ITEM_CONSTANTS = ("ii_item", "ii_weight", "ii_alpha")
 
 def constant_names(arch: Architecture) -> tuple[str, ...]:
     """The constant arrays a model of ``arch`` reads (see :func:`feature_terms`)."""
-    return CONSTANTS + (ITEM_ITEM_CONSTANTS if arch.item_item else ())
+    if not arch.item_item:
+        return CONSTANTS
+    return CONSTANTS + ITEM_ITEM_CONSTANTS + (("ii_row",) if arch.item_item_rows else ())
 
 
 INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own", "ii_cart")
@@ -271,6 +278,8 @@ def feature_terms(
         # its own, wider cart window: a regression over the whole cart is its point
         k = arch.item_item_cart * arch.item_item
         ii_cart = batch["ii_cart"]
+        if arch.item_item_rows:
+            ii_cart = xp.take(c["ii_row"], ii_cart, axis=0)
         index.append(xp.reshape(xp.take(c["ii_item"], ii_cart, axis=0), (-1, k)))
         value.append(xp.reshape(xp.take(c["ii_weight"], ii_cart, axis=0) * c["ii_alpha"], (-1, k)))
     return xp.concatenate(index, axis=1), xp.concatenate(value, axis=1)

@@ -88,7 +88,7 @@ def _fit_item_item(
     tuned: itemitem.ItemItem | None = data["item_item"]
     plain = {name: value for name, value in constants.items() if not name.startswith("ii_")}
     if not arch.item_item or tuned is None or not tuned.covered or val_x is None:
-        return replace(arch, item_item=0), plain
+        return replace(arch, item_item=0, item_item_rows=0), plain
     found = _ranking(params, arch, {**constants, "ii_alpha": np.zeros(1, np.float32)}, val_x,
                      item_item=tuned, alphas=ALPHAS)
     best = int(np.argmax([ndcg for _, ndcg in found]))  # the first best: the smallest alpha
@@ -98,14 +98,16 @@ def _fit_item_item(
         "val_ndcg": {str(a): round(ndcg, 5) for a, (_, ndcg) in zip(ALPHAS, found, strict=True)},
     }
     if alpha == 0:
-        return replace(arch, item_item=0), plain
+        return replace(arch, item_item=0, item_item_rows=0), plain
     sizes = data["baskets"].sizes()
     every = np.flatnonzero((sizes >= 1) & (sizes <= config.pair_max_basket))
     final = itemitem.fit(
         data["baskets"], arch.n_items, every, arch.item_item, config.item_item_max_items, ridge=tuned.ridge,
     )
-    return arch, {**plain, "ii_item": final.item, "ii_weight": final.weight,
-                  "ii_alpha": np.array([alpha], np.float32)}
+    return replace(arch, item_item_rows=final.rows), {
+        **plain, "ii_item": final.item, "ii_weight": final.weight, "ii_row": final.row,
+        "ii_alpha": np.array([alpha], np.float32),
+    }
 
 
 def train(
