@@ -392,3 +392,22 @@ def test_data_overview_counts_new_events_at_once(viewer):
     assert re.search(r">1</span> orders", viewer.get(overview).content.decode())
     Event.objects.create(event_type="purchase", product=b, order_ref="o2")
     assert re.search(r">2</span> orders", viewer.get(overview).content.decode())
+
+
+def test_a_slow_count_is_reused_for_a_while_even_after_new_events(viewer, monkeypatch):
+    from cart_recommender.admin import data
+
+    monkeypatch.setattr(data, "SLOW_COUNT_SECONDS", -1.0)  # every count takes "too long" here
+    (a, b) = _articles(2)
+    overview = reverse("admin:cart_recommender_event_overview")
+    Event.objects.create(event_type="purchase", product=a, order_ref="o1")
+    first = viewer.get(overview).content.decode()
+    assert re.search(r">1</span> orders", first) and "Counting took" in first
+    Event.objects.create(event_type="purchase", product=b, order_ref="o2")
+    assert re.search(r">1</span> orders", viewer.get(overview).content.decode())  # reused
+    assert re.search(r">2</span> orders", viewer.get(overview + "?refresh=1").content.decode())
+    monkeypatch.setattr(data, "SLOW_COUNT_SECONDS", 60.0)
+    Event.objects.create(event_type="purchase", product=a, order_ref="o3")
+    assert re.search(r">2</span> orders", viewer.get(overview).content.decode())  # the slow entry
+    fresh = viewer.get(overview + "?refresh=1").content.decode()
+    assert re.search(r">3</span> orders", fresh) and "Counting took" not in fresh
