@@ -60,10 +60,12 @@ class ItemItem:
         return int(self.item.shape[0])
 
 
-def empty(n_items: int, top_k: int, covered: int = 0) -> ItemItem:
+def empty(n_items: int, top_k: int, slots: int = 0) -> ItemItem:
+    """No partners: ``slots`` rows of padding (for :func:`fit` to fill) plus the padding row,
+    which every item code points at until it is given a row of its own."""
     return ItemItem(
-        np.full(n_items + 1, covered, np.int32), np.full((covered + 1, top_k), n_items, np.int32),
-        np.zeros((covered + 1, top_k), np.float32), 0.0, 0,
+        np.full(n_items + 1, slots, np.int32), np.full((slots + 1, top_k), n_items, np.int32),
+        np.zeros((slots + 1, top_k), np.float32), 0.0, 0,
     )
 
 
