@@ -43,7 +43,7 @@ from cart_recommender.ml.baselines import CoPurchase, basket_items  # noqa: E402
 from cart_recommender.ml.data import EventLog, Query  # noqa: E402
 from cart_recommender.ml.features import Baskets, baskets_from_log  # noqa: E402
 from cart_recommender.ml.loading import load_event_log  # noqa: E402
-from cart_recommender.ml.metrics import HEADLINE  # noqa: E402
+from cart_recommender.ml.metrics import HEADLINE, metrics_from_ranks  # noqa: E402
 
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
 LAMBDAS = (20.0, 100.0, 200.0, 500.0, 2000.0)
@@ -176,8 +176,8 @@ class Learned:
         for epoch in range(60):
             self.model.fit(x_fit, y_fit, batch_size=256, epochs=1, verbose=0)
             scores = self.model.predict(x_val, batch_size=2048, verbose=0)
-            rank = (scores > scores[np.arange(y_val.size), y_val][:, None]).sum(axis=1)
-            ndcg = float(((rank < 10) / np.log2(rank + 2.0)).mean())
+            rank = (scores > scores[np.arange(y_val.size), y_val][:, None]).sum(axis=1) + 1
+            ndcg = metrics_from_ranks(rank)["ndcg@10"]
             if ndcg > best:
                 best, weights, best_epoch = ndcg, self.model.get_weights(), epoch
             elif epoch - best_epoch >= 4:

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.db.models.signals import post_delete, post_save
 
-from cart_recommender import catalog, livesql, scoring
+from cart_recommender import catalog, scoring
 from cart_recommender.models import BundleRule
 from cart_recommender.signals import model_activated
 
@@ -28,5 +28,4 @@ def connect() -> None:
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in ("CART_RECOMMENDER", "CART_RECOMMENDER_PRODUCT_MODEL"):
         scoring.reset()
-        catalog.reset()
-        livesql.reset()
+        catalog.reset()  # also forgets the sellable set (livesql.reset)
