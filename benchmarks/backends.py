@@ -145,7 +145,8 @@ def child_train(args: argparse.Namespace) -> dict:
     import importlib
 
     from cart_recommender.ml import training_loop
-    from cart_recommender.ml.model import SequenceModel, TrainingConfig
+    from cart_recommender.ml.config import TrainingConfig
+    from cart_recommender.ml.model import SequenceModel
 
     log = synthetic_log(args.child_items, n_orders=args.orders, n_shoppers=args.orders // 10)
     events: list[tuple[str, float]] = []

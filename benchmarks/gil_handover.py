@@ -1,10 +1,10 @@
 """How long a request thread waits for the GIL while a web worker rebuilds in the background.
 
 The catalog snapshot, the sellable set and the candidate lists are rebuilt in background
-threads of each web worker (see :mod:`cart_recommender.background`). This measures what a
+threads of each web worker (see :mod:`cart_recommender.serving.background`). This measures what a
 request thread feels meanwhile: it sleeps 0.2 ms (as if waiting on a socket) and records how
 late it wakes, once with a background loop of plain Python work and once with the same loop
-run through :func:`~cart_recommender.background.yielding`.
+run through :func:`~cart_recommender.serving.background.yielding`.
 
 Usage::
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cart_recommender.background import yielding  # noqa: E402
+from cart_recommender.serving.background import yielding  # noqa: E402
 
 
 def wake_delays(wrap, samples: int) -> list[float]:

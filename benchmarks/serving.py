@@ -156,12 +156,13 @@ def make_active_version(out_dir: Path, seed: int, train: bool) -> tuple[int, int
 def _random_weights_version(out_dir: Path, seed: int):
     import numpy as np
 
-    from cart_recommender import artifacts
     from cart_recommender.ml import export
+    from cart_recommender.ml.config import TrainingConfig
     from cart_recommender.ml.data import EventLog
-    from cart_recommender.ml.model import TrainingConfig, prepare
     from cart_recommender.ml.network import param_shapes
+    from cart_recommender.ml.preparation import prepare
     from cart_recommender.models import Event, ModelVersion
+    from cart_recommender.registry import artifacts
 
     rows = Event.objects.filter(event_type="purchase").values_list(
         "timestamp", "shopper_ref", "event_type", "product_id", "order_ref"

@@ -27,9 +27,10 @@ class StateView(APIView):
     def get(self, request):
         import os
 
-        from cart_recommender import catalog, scoring
+        from cart_recommender.serving import catalog
+        from cart_recommender.serving import state as serving_state
 
-        state = scoring.get_state()
+        state = serving_state.get_state()
         table = state.table
         return Response(
             {

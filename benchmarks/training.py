@@ -67,7 +67,8 @@ def scaled_log(path: Path, size: int, seed: int = 0):
 def child(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from cart_recommender.ml.model import SequenceModel, TrainingConfig
+    from cart_recommender.ml.config import TrainingConfig
+    from cart_recommender.ml.model import SequenceModel
 
     started = time.monotonic()
     log = scaled_log(Path(args.data), args.child)

@@ -23,8 +23,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
-from cart_recommender.conf import app_settings
-from cart_recommender.products import get_product_model
+from cart_recommender.conf import app_settings, get_product_model
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ class CartRecommenderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cart_recommender import (
-            checks,  # noqa: F401  (registers system checks)
-            receivers,
-        )
+        # Imported here, once the app registry is ready: checks register themselves,
+        # receivers are connected explicitly.
+        from cart_recommender import checks, receivers  # noqa: F401
 
         receivers.connect()

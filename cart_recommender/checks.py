@@ -8,7 +8,14 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from cart_recommender.conf import DEFAULTS, PRODUCT_MODEL_SETTING, SETTINGS_NAME, app_settings
+from cart_recommender.conf import (
+    DEFAULTS,
+    PRODUCT_MODEL_SETTING,
+    SETTINGS_NAME,
+    app_settings,
+    get_product_model,
+)
+from cart_recommender.models import EventType
 
 
 @register(Tags.compatibility)
@@ -26,8 +33,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 id="cart_recommender.E001",
             )
         )
-    from cart_recommender.products import get_product_model
-
     try:
         get_product_model()
     except ImproperlyConfigured as exc:
@@ -60,8 +65,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             Error(f"{SETTINGS_NAME}['ACTIVATION_GATE'] must be 'auto', 'manual' or 'always'.",
                   id="cart_recommender.E005")
         )
-    from cart_recommender.models import EventType
-
     beacon_types = app_settings.BEACON_EVENT_TYPES
     unknown_types = sorted(set(beacon_types) - set(EventType.values))
     if unknown_types:

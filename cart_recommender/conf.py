@@ -1,4 +1,4 @@
-"""The one settings namespace: ``CART_RECOMMENDER = {...}`` in the host project's settings.
+"""The one settings namespace, ``CART_RECOMMENDER = {...}``, and the product model it names.
 
 Every default lives in :data:`DEFAULTS` below and nowhere else (the README's settings table is
 kept equal to it by a test). Values are read lazily on attribute access, so tests can use
@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import models
 from django.utils.module_loading import import_string
 
 SETTINGS_NAME = "CART_RECOMMENDER"
@@ -130,9 +133,31 @@ app_settings = AppSettings()
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in (SETTINGS_NAME, PRODUCT_MODEL_SETTING):
         app_settings.reload()
-        from cart_recommender import adapter
-
-        adapter.get_adapter.cache_clear()
 
 
 setting_changed.connect(_reload)
+
+
+def get_product_model_label() -> str:
+    """``CART_RECOMMENDER_PRODUCT_MODEL``, or ImproperlyConfigured naming what to set."""
+    label = getattr(settings, PRODUCT_MODEL_SETTING, None)
+    if not label:
+        raise ImproperlyConfigured(
+            f"Set {PRODUCT_MODEL_SETTING} = 'app_label.ModelName' to the shop's product model."
+        )
+    return label
+
+
+def get_product_model() -> type[models.Model]:
+    """Return the shop's product model class, like ``get_user_model()``."""
+    label = get_product_model_label()
+    try:
+        return apps.get_model(label, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{PRODUCT_MODEL_SETTING} must be of the form 'app_label.ModelName', not {label!r}."
+        ) from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"{PRODUCT_MODEL_SETTING} refers to model {label!r} that has not been installed."
+        ) from exc

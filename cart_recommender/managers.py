@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
 
 
 class EventQuerySet(models.QuerySet):
@@ -30,3 +33,12 @@ class ModelVersionQuerySet(models.QuerySet):
     def get_active(self):
         """The version that serves bundles now, or None."""
         return self.filter(status="active").order_by("-pk").first()
+
+    def append_log(self, line: str) -> int:
+        """Append one timestamped line to the log of these versions, in the database.
+
+        One ``UPDATE ... SET log = log || line``: a worker and the admin appending at the same
+        time both keep their lines (no read-modify-write).
+        """
+        stamp = timezone.now().strftime("%H:%M:%S")
+        return self.update(log=Concat(F("log"), Value(f"[{stamp}] {line}\n"), output_field=TextField()))

@@ -7,8 +7,9 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.db.models.signals import post_delete, post_save
 
-from cart_recommender import catalog, scoring
+from cart_recommender.adapter import get_adapter
 from cart_recommender.models import BundleRule
+from cart_recommender.serving import catalog, state
 from cart_recommender.signals import model_activated
 
 
@@ -18,14 +19,15 @@ def connect() -> None:
     Other processes catch up by themselves: the serving state within ``MODEL_CHECK_SECONDS``,
     the catalog snapshot within ``CATALOG_REFRESH_SECONDS``.
     """
-    model_activated.connect(scoring.check_now, dispatch_uid="cart_recommender_serving_activated")
-    post_save.connect(scoring.check_now, sender=BundleRule, dispatch_uid="cart_recommender_rule_saved")
-    post_delete.connect(scoring.check_now, sender=BundleRule, dispatch_uid="cart_recommender_rule_deleted")
+    model_activated.connect(state.check_now, dispatch_uid="cart_recommender_serving_activated")
+    post_save.connect(state.check_now, sender=BundleRule, dispatch_uid="cart_recommender_rule_saved")
+    post_delete.connect(state.check_now, sender=BundleRule, dispatch_uid="cart_recommender_rule_deleted")
     catalog.connect_product_signals()
     setting_changed.connect(_settings_changed, dispatch_uid="cart_recommender_serving_settings")
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in ("CART_RECOMMENDER", "CART_RECOMMENDER_PRODUCT_MODEL"):
-        scoring.reset()
-        catalog.reset()  # also forgets the sellable set (livesql.reset)
+        get_adapter.cache_clear()  # ADAPTER may name another class now
+        state.reset()
+        catalog.reset()  # also forgets the sellable set (sellable.reset)

@@ -4,27 +4,26 @@ The library never creates a Celery app; the host project's app discovers these t
 (``app.autodiscover_tasks()``). Send training to its own queue (``TRAINING_QUEUE``) and run that
 queue on a worker with ``--concurrency 1`` and one task per child process
 (``--max-tasks-per-child 1``) or the solo pool: a process that has run a Keras model cannot be
-forked safely, and a fresh process per run gives its memory back. See README, "Retraining".
+forked safely, and a fresh process per run gives its memory back. See docs/retraining.md.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from cart_recommender.training import TrainingInProgress, request_retrain, run_training
+from cart_recommender.training.requests import RETRAIN_TASK
 
-@shared_task(name="cart_recommender.retrain", ignore_result=True)
+
+@shared_task(name=RETRAIN_TASK, ignore_result=True)
 def retrain(version_id: int) -> str:
     """Train the queued :class:`~cart_recommender.models.ModelVersion` ``version_id``."""
-    from cart_recommender.training import run_training
-
     return run_training(version_id).status
 
 
 @shared_task(name="cart_recommender.scheduled_retrain", ignore_result=True)
 def scheduled_retrain() -> int | None:
     """Queue a retrain unless one is already running: the entry for a Celery beat schedule."""
-    from cart_recommender.training import TrainingInProgress, request_retrain
-
     try:
         return request_retrain().pk
     except TrainingInProgress:

@@ -5,8 +5,8 @@ Example: ``path("recommender/", include("cart_recommender.urls"))``.
 
 from django.urls import include, path
 
-from cart_recommender.beacon import beacon
-from cart_recommender.bundle_views import bundle_click
+from cart_recommender.events.beacon import beacon
+from cart_recommender.serving.add_all import bundle_click
 
 app_name = "cart_recommender"
 urlpatterns: list = [

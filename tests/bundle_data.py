@@ -16,8 +16,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
-from cart_recommender import catalog, scoring
 from cart_recommender.models import Event
+from cart_recommender.serving import catalog
+from cart_recommender.serving import state as serving_state
 from tests.testapp.models import Article
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -82,11 +83,11 @@ def recommender_settings(**values):
 def fresh_serving():
     """Each test starts with no cached bundle, no loaded model and no catalog snapshot."""
     caches["default"].clear()
-    scoring.reset()
+    serving_state.reset()
     catalog.reset()
     yield
     caches["default"].clear()
-    scoring.reset()
+    serving_state.reset()
     catalog.reset()
 
 
@@ -98,12 +99,14 @@ def activate_model(method: str = "model", seed: int = 0, note: str = ""):
 
     import numpy as np
 
-    from cart_recommender import artifacts, registry
+    from cart_recommender import registry
     from cart_recommender.ml import export
+    from cart_recommender.ml.config import TrainingConfig
     from cart_recommender.ml.data import EventLog
-    from cart_recommender.ml.model import TrainingConfig, prepare
     from cart_recommender.ml.network import param_shapes
+    from cart_recommender.ml.preparation import prepare
     from cart_recommender.models import ModelVersion
+    from cart_recommender.registry import artifacts
 
     rows = (
         Event.objects.filter(event_type="purchase")

@@ -358,7 +358,7 @@ def test_bundle_rules_use_raw_ids_or_the_shops_autocomplete(admin_client):
 
 
 def test_pair_counts_are_exact_or_say_they_were_pruned():
-    from cart_recommender.data_health import top_copurchased_pairs
+    from cart_recommender.events.health import top_copurchased_pairs
 
     a, b, c, d = _articles(4)
     baskets = {"o1": [a, b], "o2": [a, b], "o3": [a, b, c], "o4": [c, d], "o5": [a, c]}
@@ -372,7 +372,7 @@ def test_pair_counts_are_exact_or_say_they_were_pruned():
 
 
 def test_a_linked_user_counts_once_as_a_shopper_with_their_imported_orders():
-    from cart_recommender.data_health import basket_facts, totals
+    from cart_recommender.events.health import basket_facts, totals
 
     a, b = _articles(2)
     ann = User.objects.create_user("ann")

@@ -1,6 +1,6 @@
 """The background-thread helper: every item, in order, consumed lazily."""
 
-from cart_recommender.background import yielding
+from cart_recommender.serving.background import yielding
 
 
 def test_yielding_passes_every_item_in_order_and_lazily():

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 
 from cart_recommender.adapter import CartLine
-from cart_recommender.bundles import BundleError, frequently_bought_together, get_bundle
 from cart_recommender.models import BundleRule, Event
+from cart_recommender.serving import fallbacks, sellable
+from cart_recommender.serving.bundles import BundleError, frequently_bought_together, get_bundle
 from tests.bundle_data import fresh_serving, make_shop, recommender_settings  # noqa: F401
 from tests.testapp.models import Article
 
@@ -48,17 +49,16 @@ def test_not_sellable_is_checked_live_when_configured_so():
 
 @pytest.mark.django_db(transaction=True)
 def test_not_sellable_is_seen_within_the_refresh_interval():
-    from cart_recommender import livesql
 
     make_shop()
     assert "MUG1" in keys(get_bundle(["TEA"], size=3))
     Article.objects.filter(ean="MUG1").update(available=False)
     # within SELLABLE_REFRESH_SECONDS the process may still offer it (the documented bound) ...
     assert "MUG1" in keys(get_bundle(["TEA"], size=3, use_cache=False))
-    livesql._sellable.read_at -= 11  # ... and once the set is older, it is re-read
+    sellable._sellable.read_at -= 11  # ... and once the set is older, it is re-read
     get_bundle(["TEA"], size=3, use_cache=False)
     deadline = time.monotonic() + 20
-    while livesql._sellable.reading and time.monotonic() < deadline:
+    while sellable._sellable.reading and time.monotonic() < deadline:
         time.sleep(0.05)
     bundle = get_bundle(["TEA"], size=3, use_cache=False)
     assert "MUG1" not in keys(bundle)
@@ -200,7 +200,6 @@ def test_results_are_cached_and_keyed_by_cart_and_shopper(django_assert_num_quer
 
 
 def test_the_precompiled_live_query_answers_like_the_orm(django_assert_num_queries):
-    from cart_recommender import livesql
     from cart_recommender.adapter import get_adapter
 
     make_shop()
@@ -208,8 +207,8 @@ def test_the_precompiled_live_query_answers_like_the_orm(django_assert_num_queri
     for n in range(1, len(keys) + 1):
         expected = set(get_adapter().sellable_queryset().filter(pk__in=keys[:n]).values_list("pk", flat=True))
         with django_assert_num_queries(1):
-            assert livesql.sellable_keys(keys[:n]) == expected
-    assert livesql.sellable_keys([]) == set()
+            assert sellable.sellable_keys(keys[:n]) == expected
+    assert sellable.sellable_keys([]) == set()
 
 
 def test_copurchase_query_starts_from_the_cart_items_on_sqlite():
@@ -218,13 +217,12 @@ def test_copurchase_query_starts_from_the_cart_items_on_sqlite():
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from cart_recommender import stats
 
     if connection.vendor != "sqlite":
         pytest.skip("a SQLite planner check: other databases plan with their own statistics")
     make_shop()
     with CaptureQueriesContext(connection) as queries:
-        found = stats.copurchases(["TEA", "MUG1"], limit=5)
+        found = fallbacks.copurchases(["TEA", "MUG1"], limit=5)
     assert found and {c.anchor for c in found} <= {"TEA", "MUG1"}
     assert not {"TEA", "MUG1"} & {c.candidate for c in found}
     with connection.cursor() as cursor:
@@ -239,7 +237,6 @@ def test_copurchase_query_starts_from_the_cart_items_on_sqlite():
 
 
 def test_copurchase_counts_read_only_the_latest_purchases_of_the_cart_items():
-    from cart_recommender import stats
 
     make_shop()
     latest = Event.objects.filter(event_type="purchase", product_id="TEA").latest("timestamp", "pk")
@@ -247,6 +244,6 @@ def test_copurchase_counts_read_only_the_latest_purchases_of_the_cart_items():
         Event.objects.filter(event_type="purchase", order_ref=latest.order_ref)
         .exclude(product_id="TEA").values_list("product_id", flat=True)
     )
-    found = stats.copurchases(["TEA"], limit=10, recent=1)
+    found = fallbacks.copurchases(["TEA"], limit=10, recent=1)
     assert {c.candidate for c in found} == basket and all(c.orders == 1 for c in found)
-    assert len(stats.copurchases(["TEA"], limit=10)) > len(found)  # the default reads more
+    assert len(fallbacks.copurchases(["TEA"], limit=10)) > len(found)  # the default reads more

@@ -8,8 +8,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from cart_recommender.adapter import get_adapter
-from cart_recommender.conf import DEFAULTS, app_settings
-from cart_recommender.products import get_product_model
+from cart_recommender.conf import DEFAULTS, app_settings, get_product_model
 from tests.testapp.adapter import ArticleAdapter
 from tests.testapp.models import Article
 

@@ -2,7 +2,7 @@
 
 import re
 
-from cart_recommender.plots import Series, line_chart, nice_ticks
+from cart_recommender.admin.plots import Series, line_chart, nice_ticks
 
 
 def test_nice_ticks_are_round_and_cover_the_range():

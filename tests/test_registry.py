@@ -9,6 +9,7 @@ from django.utils import timezone
 from cart_recommender import registry, training
 from cart_recommender.models import Activation, ModelVersion, TrainingLock
 from cart_recommender.signals import model_activated
+from cart_recommender.training import lock
 from tests.training_data import ready_version
 
 pytestmark = pytest.mark.django_db
@@ -105,37 +106,37 @@ def _training(**kwargs):
 
 def test_lock_is_exclusive_while_the_holder_is_alive():
     first, second = _training(), _training()
-    assert registry.acquire_lock(first) == (True, None)
-    acquired, holder = registry.acquire_lock(second)
+    assert lock.acquire_lock(first) == (True, None)
+    acquired, holder = lock.acquire_lock(second)
     assert not acquired and holder == first
-    assert registry.lock_holder() == first
-    assert registry.heartbeat(first)
-    registry.release_lock(first)
-    assert registry.lock_holder() is None
-    assert registry.acquire_lock(second) == (True, None)
+    assert lock.lock_holder() == first
+    assert lock.heartbeat(first)
+    lock.release_lock(first)
+    assert lock.lock_holder() is None
+    assert lock.acquire_lock(second) == (True, None)
 
 
 def test_a_stale_lock_is_taken_over_and_its_run_marked_failed():
     dead, fresh = _training(), _training()
-    assert registry.acquire_lock(dead)[0]
+    assert lock.acquire_lock(dead)[0]
     long_ago = timezone.now() - timedelta(seconds=601)
     TrainingLock.objects.update(heartbeat_at=long_ago)
-    acquired, previous = registry.acquire_lock(fresh)
+    acquired, previous = lock.acquire_lock(fresh)
     assert acquired and previous == dead
     dead.refresh_from_db()
     assert dead.status == "failed" and "worker stopped" in dead.error
     assert "worker stopped" in dead.log
-    assert not registry.heartbeat(dead)  # the dead run, if it wakes up, sees it lost the lock
-    assert registry.lock_holder() == fresh
+    assert not lock.heartbeat(dead)  # the dead run, if it wakes up, sees it lost the lock
+    assert lock.lock_holder() == fresh
 
 
 def test_lock_timeout_follows_the_setting():
     holder, other = _training(), _training()
-    registry.acquire_lock(holder)
+    lock.acquire_lock(holder)
     TrainingLock.objects.update(heartbeat_at=timezone.now() - timedelta(seconds=30))
-    assert not registry.acquire_lock(other)[0]
+    assert not lock.acquire_lock(other)[0]
     with override_settings(CART_RECOMMENDER={"LOCK_TIMEOUT_SECONDS": 10}):
-        assert registry.acquire_lock(other)[0]
+        assert lock.acquire_lock(other)[0]
 
 
 def test_retrain_request_is_refused_while_a_run_is_alive(django_capture_on_commit_callbacks):

@@ -6,10 +6,13 @@ import time
 import numpy as np
 import pytest
 
-from cart_recommender import catalog, registry, scoring, stats
+from cart_recommender import registry, shoppers
 from cart_recommender.adapter import DefaultShopAdapter
-from cart_recommender.bundles import get_bundle
 from cart_recommender.models import BundleRule, Event, ModelVersion
+from cart_recommender.serving import catalog, scoring
+from cart_recommender.serving import state as serving_state
+from cart_recommender.serving.bundles import get_bundle
+from cart_recommender.serving.history import shopper_history
 from tests.bundle_data import activate_model, fresh_serving, make_shop, recommender_settings  # noqa: F401
 from tests.testapp.models import Article
 
@@ -17,7 +20,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving")]
 
 
 def test_no_active_version_serves_the_baseline():
-    state = scoring.get_state()
+    state = serving_state.get_state()
     assert state.model is None and state.label == "baseline"
 
 
@@ -30,47 +33,47 @@ def test_an_unreadable_artifact_falls_back_and_is_not_retried_on_every_request(
     )
     registry.activate(version)
     with recommender_settings(MODEL_CHECK_SECONDS=0), caplog.at_level(logging.ERROR):
-        state = scoring.get_state()
+        state = serving_state.get_state()
         assert state.label == "baseline"
         assert "cannot load model version" in caplog.text
         caplog.clear()
-        scoring.get_state()
+        serving_state.get_state()
         assert caplog.text == ""  # the same broken version is not loaded again
     bundle = get_bundle(["TEA"], size=3)
     assert bundle.model_version == "baseline" and len(bundle) == 3
 
 
 def test_the_state_is_rechecked_only_every_model_check_seconds(django_assert_num_queries):
-    scoring.get_state()
+    serving_state.get_state()
     with django_assert_num_queries(0):
         for _ in range(5):
-            scoring.get_state()
+            serving_state.get_state()
     with recommender_settings(MODEL_CHECK_SECONDS=0), django_assert_num_queries(3):
-        scoring.get_state()
+        serving_state.get_state()
 
 
 def test_token_changes_with_rules_and_activations():
     articles = make_shop()
-    first = scoring.get_state().token
+    first = serving_state.get_state().token
     BundleRule.objects.create(product=articles["TEA"], companion=articles["CAKE"], kind="pin")
-    second = scoring.get_state().token  # the rule's post_save made this process re-check
+    second = serving_state.get_state().token  # the rule's post_save made this process re-check
     assert second != first
-    assert scoring.get_state().pins == {"TEA": ("CAKE",)}
+    assert serving_state.get_state().rules.pins == {"TEA": ("CAKE",)}
     rule = BundleRule.objects.get()
     rule.kind = "block"
     rule.save()
-    third = scoring.get_state()
+    third = serving_state.get_state()
     assert third.token not in (first, second)
-    assert third.blocks == {"TEA": frozenset({"CAKE"})} and third.pins == {}
+    assert third.rules.blocks == {"TEA": frozenset({"CAKE"})} and third.rules.pins == {}
 
 
 def test_the_activation_signal_makes_the_next_request_recheck(django_capture_on_commit_callbacks):
     make_shop()
-    scoring.get_state()
+    serving_state.get_state()
     version = ModelVersion.objects.create(status="ready", serving_method="model", artifact="x.npz")
     with django_capture_on_commit_callbacks(execute=True):
         registry.activate(version)
-    assert scoring._holder.checked_at == float("-inf")
+    assert serving_state._holder.checked_at == float("-inf")
 
 
 def test_snapshot_from_columns_equals_the_adapters_answers():
@@ -171,7 +174,7 @@ def test_an_active_model_serves_and_the_rules_still_hold():
 def test_the_candidate_table_is_exact_for_one_item_carts():
     make_shop()
     activate_model("model", seed=3)
-    state = scoring.get_state()
+    state = serving_state.get_state()
     model, table = state.model, state.table
     table.fill()
     assert table.complete
@@ -186,7 +189,7 @@ def test_the_candidate_table_is_exact_for_one_item_carts():
 def test_the_candidate_table_merges_larger_carts_by_summed_score():
     make_shop()
     activate_model("model", seed=4)
-    table = scoring.get_state().table
+    table = serving_state.get_state().table
     table.fill()
     codes, scores = table.ranked([0, 1], table.k)
     assert 0 not in codes and 1 not in codes
@@ -203,8 +206,8 @@ def test_a_shopper_with_history_gets_the_full_forward_pass(django_user_model):
     me = django_user_model.objects.create_user("me")
     Event.objects.create(event_type="purchase", product=articles["CAKE"], user=me, order_ref="m1")
     activate_model("model")
-    state = scoring.get_state()
-    history = stats.shopper_history(me.pk)
+    state = serving_state.get_state()
+    history = shopper_history(shoppers.of_user(me))
     got = scoring.model_candidates(state, ["TEA"], history, time.time(), 5)
     model = state.model
     full = model.score(
@@ -220,7 +223,7 @@ def test_a_baseline_that_won_its_holdout_serves_from_the_artifacts_arrays():
     assert bundle.model_version == str(version.pk) and bundle.method == "model"
     assert [i.product_id for i in bundle.items] == ["MUG1", "BISC", "SPOON"]
     assert [i.reason for i in bundle.items] == ["Often bought with Green tea"] * 3
-    assert scoring.get_state().table is None  # only the model itself needs candidate lists
+    assert serving_state.get_state().table is None  # only the model itself needs candidate lists
 
 
 def test_popularity_version_and_a_product_the_model_never_saw():

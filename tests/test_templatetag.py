@@ -9,8 +9,8 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory
 
 from cart_recommender.adapter import CartLine
-from cart_recommender.bundle_views import SALT
 from cart_recommender.models import Event
+from cart_recommender.serving.add_all import SALT
 from tests.bundle_data import fresh_serving, make_shop  # noqa: F401
 from tests.testapp.models import Article
 

@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.test import RequestFactory
 
 from cart_recommender.adapter import DefaultShopAdapter
+from cart_recommender.events.recording import record_event
 from cart_recommender.models import Event
-from cart_recommender.tracking import record_event
 from tests.bundle_data import recommender_settings
 from tests.testapp.models import Article
 

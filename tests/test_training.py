@@ -6,9 +6,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from cart_recommender import artifacts, registry, training, training_run
+from cart_recommender import registry, training
 from cart_recommender.models import Event, ModelVersion, TrainingLock
-from cart_recommender.snapshot import take_snapshot
+from cart_recommender.registry import artifacts
+from cart_recommender.training import lock, stages
+from cart_recommender.training.snapshot import take_snapshot
 from tests.testapp.models import Article
 from tests.training_data import START, make_articles, make_orders, ready_version
 
@@ -41,7 +43,7 @@ def test_snapshot_maps_shoppers_orders_and_skips_bundle_events(django_user_model
     late = START.replace(microsecond=250_000) + timedelta(hours=5)
     Event.objects.create(event_type="click", product=a, timestamp=late)
     assert abs(take_snapshot().log.time[-2] - late.timestamp()) < 1e-3
-    assert set(log.shoppers) == {f"u{user.pk}", "s:sess", "r:crm-7"}
+    assert set(log.shoppers) == {f"u:{user.pk}", "s:sess", "r:crm-7"}
     # the session's two orderless purchases of one second form one basket
     assert len(log.orders) == 3 and "A1" in log.orders
 
@@ -59,7 +61,7 @@ def test_snapshot_joins_a_linked_users_live_earlier_and_imported_events(django_u
                          order_ref="L1", timestamp=START + 2 * hour)
     Event.objects.create(event_type="view", product=a, user=other, timestamp=START + 3 * hour)
     log = take_snapshot(until=START + timedelta(days=1)).log
-    assert sorted(log.shoppers) == ["r:cust-ann", f"u{other.pk}"]
+    assert sorted(log.shoppers) == ["r:cust-ann", f"u:{other.pk}"]
     ann = log.shoppers.index("r:cust-ann")
     assert (log.shopper == ann).sum() == 3
 
@@ -147,7 +149,7 @@ def test_a_running_training_stops_at_its_next_check_when_cancelled():
 
 
 def test_cancel_is_honoured_between_evaluation_batches(monkeypatch):
-    monkeypatch.setattr(training_run, "CANCEL_EVERY_S", 0)  # read cancel_requested every check
+    monkeypatch.setattr(stages, "CANCEL_EVERY_S", 0)  # read cancel_requested every check
     make_orders(60)
     version = training.create_version(params=BASELINES)
     calls = []
@@ -167,7 +169,7 @@ def test_cancel_is_honoured_between_evaluation_batches(monkeypatch):
 def test_a_run_refuses_to_start_while_another_holds_the_lock():
     make_orders(60)
     other = ModelVersion.objects.create(status="training")
-    registry.acquire_lock(other)
+    lock.acquire_lock(other)
     version = ModelVersion.objects.create(status="queued", params=BASELINES)
     version = training.run_training(version.pk)
     assert version.status == "failed" and f"v{other.pk}" in version.error
@@ -177,7 +179,7 @@ def test_a_run_refuses_to_start_while_another_holds_the_lock():
 def test_a_run_takes_over_the_lock_of_a_dead_worker():
     make_orders(60)
     dead = ModelVersion.objects.create(status="training", heartbeat_at=START)
-    registry.acquire_lock(dead)
+    lock.acquire_lock(dead)
     TrainingLock.objects.update(heartbeat_at=START)  # its worker was killed long ago
     version = _train(BASELINES)
     assert version.status == "active", version.error

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cart_recommender import registry
 from cart_recommender.admin import metrics as shown
 from cart_recommender.admin.common import AdminMedia
 from cart_recommender.conf import app_settings
@@ -68,8 +69,6 @@ def comparison_rows(current: ModelVersion | None, candidate: ModelVersion) -> li
 
 
 def activation_context(version: ModelVersion) -> dict[str, Any]:
-    from cart_recommender import registry
-
     active = ModelVersion.objects.get_active()
     current = active if active is not None and active.pk != version.pk else None
     return {

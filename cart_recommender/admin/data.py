@@ -2,7 +2,7 @@
 
 The overview answers "is there enough data to train, and what does it look like?": events per
 type per day, how many shoppers, orders and products, the most co-purchased pairs, and a
-warning for each minimum of :data:`cart_recommender.data_health.DATA_MINIMUMS` the data falls short of.
+warning for each minimum of :data:`cart_recommender.events.health.DATA_MINIMUMS` the data falls short of.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cart_recommender import data_health as stats
 from cart_recommender.adapter import get_adapter
 from cart_recommender.admin.common import AdminMedia, nav_links
+from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.conf import app_settings
+from cart_recommender.events import health as stats
 from cart_recommender.models import Event, EventType
-from cart_recommender.plots import Series, line_chart
 
 #: Window choices of the overview, in days (None = all data); the default is the first.
 WINDOWS = {"90": 90, "30": 30, "365": 365, "all": None}

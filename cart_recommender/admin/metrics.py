@@ -11,8 +11,8 @@ from typing import Any
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.models import ModelVersion
-from cart_recommender.plots import Series, line_chart
 
 #: Known scorers in display order; any other key in ``metrics`` is shown after these.
 METHOD_LABELS = {

@@ -9,9 +9,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
 
 from cart_recommender.adapter import get_adapter
-from cart_recommender.conf import app_settings
+from cart_recommender.conf import app_settings, get_product_model
 from cart_recommender.models import BundleRule
-from cart_recommender.products import get_product_model
 
 
 class BundleRuleAdmin(admin.ModelAdmin):

@@ -28,6 +28,7 @@ from cart_recommender.admin.activation import activation_context, gate_descripti
 from cart_recommender.admin.common import AdminMedia, can_activate, can_retrain, nav_links, schedule_url
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Activation, ModelVersion
+from cart_recommender.training import TrainingInProgress, request_cancel, request_retrain
 
 Status = ModelVersion.Status
 
@@ -123,8 +124,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Cancel the selected training runs"),
                   permissions=["retrain"])
     def cancel_runs(self, request: HttpRequest, queryset: Any) -> None:
-        from cart_recommender.training import request_cancel
-
         running = [v for v in queryset if v.status in shown.RUNNING]
         for version in running:
             request_cancel(version)
@@ -208,8 +207,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def _retrain(self, request: HttpRequest) -> HttpResponse:
         if not can_retrain(request):
             raise PermissionDenied
-        from cart_recommender.training import TrainingInProgress, request_retrain
-
         try:
             version = request_retrain(user=request.user)
         except TrainingInProgress as exc:
@@ -241,8 +238,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         version = self._version(request, object_id)
         if not can_retrain(request):
             raise PermissionDenied
-        from cart_recommender.training import request_cancel
-
         if version.status not in shown.RUNNING:
             self.message_user(request, _("v%(id)s is %(status)s: there is no run to cancel.")
                               % {"id": version.pk, "status": version.get_status_display()},

@@ -1,7 +1,7 @@
 """Serializers that document the bundle endpoints in the OpenAPI schema.
 
 The views validate by hand and answer with :meth:`Bundle.to_dict
-<cart_recommender.bundles.Bundle.to_dict>`: a bundle request is on the shop's hot path, and
+<cart_recommender.serving.bundles.Bundle.to_dict>`: a bundle request is on the shop's hot path, and
 a serializer round trip would cost more than building the bundle itself. These classes keep
 the schema exact; a test checks that real answers match them.
 """

@@ -22,11 +22,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cart_recommender.adapter import CartLine, get_adapter
+from cart_recommender import shoppers
+from cart_recommender.adapter import get_adapter
 from cart_recommender.api.bundle_serializers import BundleRequestSerializer, BundleSerializer, ErrorSerializer
-from cart_recommender.bundles import BundleError, get_bundle
-from cart_recommender.catalog import lookup_external_ids
 from cart_recommender.conf import app_settings
+from cart_recommender.serving.bundle import BundleError
+from cart_recommender.serving.bundles import get_bundle
+from cart_recommender.serving.cart import Cart
+from cart_recommender.serving.catalog import lookup_external_ids
 
 SIZE_PARAM = OpenApiParameter("size", int, description="Items in the bundle (default BUNDLE_SIZE).")
 ERRORS = {400: ErrorSerializer}
@@ -50,8 +53,8 @@ def _size(raw: Any) -> int | None:
     return size
 
 
-def _resolve(quantities: dict[str, int]) -> dict[str, int]:
-    """External ids -> catalog keys; any unknown id is a 400 naming it."""
+def _resolve(quantities: dict[str, int]) -> Cart:
+    """External ids -> the cart of catalog keys; any unknown id is a 400 naming it."""
     if len(quantities) > app_settings.MAX_CART_ITEMS:
         raise ValidationError(
             {
@@ -65,23 +68,15 @@ def _resolve(quantities: dict[str, int]) -> dict[str, int]:
     if unknown:
         shown = ", ".join(sorted(unknown)[:10]) + (" ..." if len(unknown) > 10 else "")
         raise ValidationError({"items": [f"Unknown item id(s): {shown}."]})
-    return {found[ext]: qty for ext, qty in quantities.items()}
+    return Cart({found[ext]: qty for ext, qty in quantities.items()})
 
 
 def _bundle_response(
-    request: Request, keys: dict[str, int], size: int | None, personal: bool = True, use_cache: bool = True
+    request: Request, cart: Cart, size: int | None, personal: bool = True, use_cache: bool = True
 ) -> Response:
-    user = request.user if request.user.is_authenticated else None
-    session = getattr(request._request, "session", None)
-    session_key = (session.session_key or "") if session is not None else ""
     try:
         bundle = get_bundle(
-            [CartLine(k, q) for k, q in keys.items()],
-            user=user,
-            session_key=session_key,
-            size=size,
-            personal=personal,
-            use_cache=use_cache,
+            cart, shopper=shoppers.of_request(request), size=size, personal=personal, use_cache=use_cache
         )
     except BundleError as exc:
         raise ValidationError({"detail": str(exc)}) from exc
@@ -187,13 +182,10 @@ class MyCartBundleView(APIView):
     )
     def get(self, request: Request) -> Response:
         size = _size(request.query_params.get("size"))
-        lines = get_adapter().get_cart(request._request)
-        keys: dict[str, int] = {}
-        for line in lines:
-            keys[str(line.product_id)] = keys.get(str(line.product_id), 0) + line.quantity
-        if len(keys) > app_settings.MAX_CART_ITEMS:
-            keys = dict(list(keys.items())[: app_settings.MAX_CART_ITEMS])
-        return _bundle_response(request, keys, size)
+        cart = Cart.of(get_adapter().get_cart(request._request))
+        if len(cart) > app_settings.MAX_CART_ITEMS:
+            cart = Cart(dict(list(cart.items())[: app_settings.MAX_CART_ITEMS]))
+        return _bundle_response(request, cart, size)
 
 
 class BoughtTogetherView(APIView):
@@ -212,4 +204,4 @@ class BoughtTogetherView(APIView):
         if unknown:
             raise NotFound(f"Unknown product id: {product_id}.")
         size = _size(request.query_params.get("size"))
-        return _bundle_response(request, {found[product_id]: 1}, size, personal=False)
+        return _bundle_response(request, Cart({found[product_id]: 1}), size, personal=False)

@@ -31,7 +31,7 @@ from cart_recommender.api.ingest_serializers import (
     IngestResultSerializer,
 )
 from cart_recommender.conf import app_settings
-from cart_recommender.event_writer import write_events
+from cart_recommender.events.writer import write_events
 from cart_recommender.models import Event, EventSource
 
 #: Request bodies are refused above this many bytes per allowed event (plus a little slack).

@@ -21,21 +21,18 @@ and checks every shape against the manifest, so a wrong or tampered file fails l
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import numpy as np
 
 from cart_recommender.ml.network import Architecture, constant_names, param_shapes
-
-if TYPE_CHECKING:
-    from cart_recommender.ml.serving import ServingModel
 
 FORMAT = "cart_recommender.sequence_model"
 FORMAT_VERSION = 1
@@ -99,13 +96,6 @@ def save_artifact(
     return manifest
 
 
-def artifact_bytes(**kwargs: Any) -> bytes:
-    """The artifact as bytes (for a Django storage backend); same arguments as save_artifact."""
-    buf = io.BytesIO()
-    save_artifact(buf, **kwargs)
-    return buf.getvalue()
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -165,10 +155,30 @@ def _manifest(data: Any) -> dict[str, Any]:
     return manifest
 
 
-def read_artifact(source: str | Path | IO[bytes]) -> ServingModel:
-    """Load and validate an artifact into a :class:`ServingModel`."""
-    from cart_recommender.ml.serving import ServingModel
+@dataclass(frozen=True)
+class Artifact:
+    """The validated contents of an artifact file, every array read-only.
 
+    Attributes:
+        items: external item ids; an item's code is its position.
+        arch: the architecture the weights belong to.
+        manifest: the JSON manifest (format version, metrics, created, ...).
+        params, constants: the weights and the constant arrays the network reads.
+        popularity: float32 (n_items,) purchase counts.
+        extras: any further named arrays the exporter stored (e.g. a baseline's arrays).
+    """
+
+    items: tuple[str, ...]
+    arch: Architecture
+    manifest: dict[str, Any]
+    params: dict[str, np.ndarray]
+    constants: dict[str, np.ndarray]
+    popularity: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def read_artifact(source: str | Path | IO[bytes]) -> Artifact:
+    """Load and validate an artifact (see the module docstring for what is checked)."""
     with _open(source) as archive:
         data = _Arrays(_arrays(archive))
         manifest = _manifest(data)
@@ -208,23 +218,10 @@ def read_artifact(source: str | Path | IO[bytes]) -> ServingModel:
             raise ArtifactError("item ids must be stored as a unicode array")
         popularity = _array(data, "stat/popularity", (n,), np.float32)
         extras = {key[len("extra/") :]: data[key] for key in data.files if key.startswith("extra/")}
-    ids = tuple(items.tolist())
-    neighbours = constants["nbr_item"][:n].copy()
-    neighbours[neighbours == n] = -1
-    for array in (*params.values(), *constants.values(), popularity, neighbours):
+    for array in (*params.values(), *constants.values(), popularity):
         array.setflags(write=False)
-    return ServingModel(
-        items=ids,
-        item_index={item: code for code, item in enumerate(ids)},
-        arch=arch,
-        manifest=manifest,
-        params=params,
-        constants=constants,
-        popularity=popularity,
-        neighbours=neighbours,
-        neighbour_count=constants["nbr_count"][:n],
-        extras=extras,
-    )
+    return Artifact(items=tuple(items.tolist()), arch=arch, manifest=manifest, params=params,
+                    constants=constants, popularity=popularity, extras=extras)
 
 
 class _Arrays(dict):

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cart_recommender.ml.features import Baskets
+from cart_recommender.ml.numpy_ops import NUMPY_OPS
 
 # The most item pairs generated at once while filling the Gram matrix.
 _PAIRS_PER_CHUNK = 1 << 23
@@ -148,8 +149,6 @@ def _gram(baskets: Baskets, rows: np.ndarray, local: np.ndarray, m: int) -> np.n
 
 def scores(item_item: ItemItem, cart: np.ndarray, n_items: int) -> np.ndarray:
     """float32 ``(B, n_items)``: the summed weights for cart tokens ``cart`` (B, C), pad ``n_items``."""
-    from cart_recommender.ml.serving import NUMPY_OPS
-
     rows = item_item.row[cart]
     index = item_item.item[rows].reshape(cart.shape[0], -1)
     value = item_item.weight[rows].reshape(cart.shape[0], -1)

@@ -1,8 +1,8 @@
 """The Keras side of the sequence model: weights, dropout, the training-time softmax.
 
-The ``keras`` module is passed in by the caller (:func:`cart_recommender.ml.model.build_network`)
-so that importing this file never imports Keras. The forward math is
-:mod:`cart_recommender.ml.network`'s; this file only adds what exists at training time:
+Importing this file never imports Keras: :func:`load_keras` does, when :func:`build_network`
+is called. The forward math is :mod:`cart_recommender.ml.network`'s; this file only adds what
+exists at training time:
 
 * a full softmax over the catalog when it is small enough (every item is a negative, which
   is what a 169-item grocery needs), cart items masked out since they are never the answer;
@@ -13,19 +13,60 @@ so that importing this file never imports Keras. The forward math is
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
+from cart_recommender.ml.config import TrainingConfig
 from cart_recommender.ml.network import NEG, Architecture, encode, feature_terms, param_shapes
 
 
-def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray], config: Any,
-                 item_logq: np.ndarray | None) -> Any:
-    from cart_recommender.ml.model import _KerasOps
+def load_keras() -> Any:
+    """Import Keras (TensorFlow backend unless ``KERAS_BACKEND`` says otherwise).
 
+    The one place the ML core imports Keras, called when a model is built or trained, never at
+    module import: a web process that scores with NumPy must not pay for it, and a process that
+    has run a Keras model cannot fork safely.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+class KerasOps:
+    """``keras.ops`` plus the one helper the shared forward pass needs."""
+
+    def __init__(self, ops: Any) -> None:
+        self._ops = ops
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ops, name)
+
+    def scatter_rows(self, index: Any, value: Any, cols: int) -> Any:
+        o = self._ops
+        b = o.shape(index)[0]
+        flat = o.expand_dims(o.arange(b, dtype="int32"), 1) * cols + o.cast(index, "int32")
+        # A scatter-add into zeros: the sum ``ops.scatter`` computes, but vectorised on every
+        # backend (Keras' PyTorch ``scatter`` loops in Python over the B * M entries).
+        out = o.scatter_update(o.zeros((b * cols,), "float32"), o.reshape(flat, (-1, 1)),
+                               o.reshape(value, (-1,)), reduction="add")
+        return o.reshape(out, (-1, cols))
+
+
+def build_network(arch: Architecture, constants: dict[str, np.ndarray], config: TrainingConfig,
+                  item_logq: np.ndarray | None = None) -> Any:
+    """Build the Keras model. ``item_logq`` (log sampling probability) enables sampled softmax."""
+    return make_network(load_keras(), arch, constants, config, item_logq)
+
+
+def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray], config: TrainingConfig,
+                 item_logq: np.ndarray | None) -> Any:
+    """The Keras model for ``arch``, built with the ``keras`` module given (see :func:`load_keras`)."""
     ops = keras.ops
-    xp = _KerasOps(ops)
+    xp = KerasOps(ops)
     n = arch.n_items
     inits = {
         "embedding": keras.initializers.RandomNormal(stddev=0.05),

@@ -1,7 +1,7 @@
 """Behaviour-events CSV files straight into an :class:`~cart_recommender.ml.data.EventLog`.
 
 The evaluation command and the benchmarks read files without the database. The columns and
-the validation rules live in :mod:`cart_recommender.csvformat` (its fast path); this module only
+the validation rules live in :mod:`cart_recommender.ml.csvformat` (its fast path); this module only
 decides which column is the shopper: the evaluation protocol owns orders by ``user_id``, so an
 event without one is anonymous, whatever its ``session_id``.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cart_recommender.csvformat import RowError, read_event_fields
+from cart_recommender.ml.csvformat import RowError, read_event_fields
 from cart_recommender.ml.data import EventLog
 
 
@@ -33,7 +33,7 @@ def load_event_log(path: str | Path) -> LoadedLog:
     """Read a plain or gzip'd behaviour-events CSV; bad rows are skipped and returned.
 
     Raises:
-        cart_recommender.csvformat.FormatError: the header is missing or lacks columns.
+        cart_recommender.ml.csvformat.FormatError: the header is missing or lacks columns.
     """
     errors: list[RowError] = []
     records = []

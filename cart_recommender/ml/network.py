@@ -34,26 +34,33 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cart_recommender.ml.config import ENCODERS
 from cart_recommender.ml.features import AGE_BUCKETS, COUNT_BUCKETS, N_KINDS
 
 CO_FEATURES = 5
 NEG = -1e9
-ENCODERS = ("attention", "gru")
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """Hyper-parameters that define the weights' shapes (stored in the artifact manifest)."""
+    """Hyper-parameters that define the weights' shapes (stored in the artifact manifest).
+
+    Made by :func:`cart_recommender.ml.preparation.prepare` from a
+    :class:`~cart_recommender.ml.config.TrainingConfig` (where the defaults live) and the data,
+    or read back from an artifact. Only fields added after the first artifacts have
+    defaults, the value those older artifacts mean: the attention encoder, and no
+    item-to-item term.
+    """
 
     n_items: int
-    dim: int = 64
-    blocks: int = 1
-    heads: int = 2
-    ffn: int = 128
-    max_cart: int = 32
-    max_history: int = 64
-    neighbours: int = 50
-    feature_hidden: int = 16
+    dim: int
+    blocks: int
+    heads: int
+    ffn: int
+    max_cart: int
+    max_history: int
+    neighbours: int
+    feature_hidden: int
     encoder: str = "attention"  # or "gru"
     item_item: int = 0  # partners per item of the item-to-item term; 0: no such term
     item_item_cart: int = 0  # cart items the item-to-item term reads (input ``ii_cart``)

@@ -2,8 +2,8 @@
 
 Behind both ``manage.py cart_recommender_evaluate`` and ``benchmarks/quality.py``, so the two
 print the same numbers. No Django and no database: the events come straight from the CSV.
-The Keras model (``cart_recommender.ml.model``) is imported only when asked for, so the
-protocol runs with the baselines alone where Keras is not installed.
+Keras itself is imported only when the model is fitted, so the protocol runs with the baselines
+alone where Keras is not installed.
 
 Example::
 
@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 import time
 import traceback
 from collections.abc import Callable
@@ -22,9 +23,11 @@ from typing import Any
 
 from cart_recommender.ml import protocol
 from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
+from cart_recommender.ml.config import TrainingConfig
 from cart_recommender.ml.data import EventLog, Scorer
 from cart_recommender.ml.loading import load_event_log
 from cart_recommender.ml.metrics import HEADLINE
+from cart_recommender.ml.model import SequenceModel
 
 METHOD_ORDER = ("popularity", "copurchase", "personal", "model")
 
@@ -33,10 +36,10 @@ def make_model(seed: int = 0, epochs: int | None = None, time_budget_s: float | 
                params: dict[str, Any] | None = None) -> Scorer:
     """The Keras sequence model, unfitted; raises ImportError where it cannot be used.
 
-    ``params``: other :class:`~cart_recommender.ml.model.TrainingConfig` fields (experiments).
+    ``params``: other :class:`~cart_recommender.ml.config.TrainingConfig` fields (experiments).
     """
-    from cart_recommender.ml.model import SequenceModel, TrainingConfig
-
+    if importlib.util.find_spec("keras") is None:
+        raise ImportError("keras is not installed (pip install 'cart-recommender[train]')")
     options: dict[str, Any] = {**(params or {}), "seed": seed}
     if epochs is not None:
         options["max_epochs"] = epochs

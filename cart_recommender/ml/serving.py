@@ -28,58 +28,9 @@ import numpy as np
 
 from cart_recommender.ml.data import History, Query
 from cart_recommender.ml.examples import query_inputs
+from cart_recommender.ml.export import Artifact, read_artifact
 from cart_recommender.ml.network import Architecture, full_scores
-
-
-class _NumpyOps:
-    """The array API of :mod:`cart_recommender.ml.network`, on NumPy."""
-
-    take = staticmethod(np.take)
-    matmul = staticmethod(np.matmul)
-    concatenate = staticmethod(np.concatenate)
-    reshape = staticmethod(np.reshape)
-    transpose = staticmethod(np.transpose)
-    expand_dims = staticmethod(np.expand_dims)
-    stack = staticmethod(np.stack)
-    sum = staticmethod(np.sum)
-    mean = staticmethod(np.mean)
-    sqrt = staticmethod(np.sqrt)
-    square = staticmethod(np.square)
-    log1p = staticmethod(np.log1p)
-    maximum = staticmethod(np.maximum)
-    zeros_like = staticmethod(np.zeros_like)
-    ones_like = staticmethod(np.ones_like)
-    equal = staticmethod(np.equal)
-    not_equal = staticmethod(np.not_equal)
-
-    @staticmethod
-    def cast(x: Any, dtype: str) -> np.ndarray:
-        return np.asarray(x).astype(dtype)
-
-    tanh = staticmethod(np.tanh)
-
-    @staticmethod
-    def sigmoid(x: np.ndarray) -> np.ndarray:
-        return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
-
-    @staticmethod
-    def relu(x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, np.float32(0))
-
-    @staticmethod
-    def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
-        return e / e.sum(axis=axis, keepdims=True)
-
-    @staticmethod
-    def scatter_rows(index: np.ndarray, value: np.ndarray, cols: int) -> np.ndarray:
-        rows = index.shape[0]
-        flat = (np.arange(rows, dtype=np.int64)[:, None] * cols + index).ravel()
-        out = np.bincount(flat, weights=value.ravel(), minlength=rows * cols)
-        return out.astype(np.float32).reshape(rows, cols)
-
-
-NUMPY_OPS = _NumpyOps()
+from cart_recommender.ml.numpy_ops import NUMPY_OPS
 
 
 def forward_numpy(
@@ -119,9 +70,26 @@ class ServingModel:
     @classmethod
     def load(cls, source: str | Path | IO[bytes]) -> ServingModel:
         """Load an artifact written by :func:`cart_recommender.ml.export.save_artifact`."""
-        from cart_recommender.ml.export import read_artifact
+        return cls.from_artifact(read_artifact(source))
 
-        return read_artifact(source)
+    @classmethod
+    def from_artifact(cls, artifact: Artifact) -> ServingModel:
+        n = artifact.arch.n_items
+        neighbours = artifact.constants["nbr_item"][:n].copy()
+        neighbours[neighbours == n] = -1  # padding, as the fallbacks and reasons read it
+        neighbours.setflags(write=False)
+        return cls(
+            items=artifact.items,
+            item_index={item: code for code, item in enumerate(artifact.items)},
+            arch=artifact.arch,
+            manifest=artifact.manifest,
+            params=artifact.params,
+            constants=artifact.constants,
+            popularity=artifact.popularity,
+            neighbours=neighbours,
+            neighbour_count=artifact.constants["nbr_count"][:n],
+            extras=artifact.extras,
+        )
 
     @property
     def n_items(self) -> int:

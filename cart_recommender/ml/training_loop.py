@@ -20,19 +20,13 @@ from typing import Any
 import numpy as np
 
 from cart_recommender.ml import itemitem
+from cart_recommender.ml.config import EpochCallback, TrainingConfig, TrainingHistory, TrainingStopped
 from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.examples import draw_examples
 from cart_recommender.ml.features import co_purchase
-from cart_recommender.ml.model import (
-    ProgressCallback,
-    TrainingConfig,
-    TrainingHistory,
-    TrainingStopped,
-    _keras,
-    build_network,
-    prepare,
-)
+from cart_recommender.ml.keras_network import build_network, load_keras
 from cart_recommender.ml.network import Architecture
+from cart_recommender.ml.preparation import prepare
 from cart_recommender.ml.serving import forward_numpy
 
 #: Weights of the item-to-item term tried on the validation split (0: leave it out).
@@ -113,12 +107,12 @@ def _fit_item_item(
 def train(
     log: EventLog,
     config: TrainingConfig,
-    progress: ProgressCallback | None = None,
+    progress: EpochCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray], TrainingHistory]:
     """Fit the model on ``log``; return its architecture, weights, constants and history."""
     started = time.monotonic()
-    keras = _keras()
+    keras = load_keras()
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     data = prepare(log, config)

@@ -20,9 +20,11 @@ from django import template
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from cart_recommender import bundle_views
+from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
-from cart_recommender.bundles import get_bundle
+from cart_recommender.serving import add_all
+from cart_recommender.serving.bundles import get_bundle
+from cart_recommender.serving.cart import Cart
 
 register = template.Library()
 
@@ -41,13 +43,11 @@ def complete_your_cart(
     adapter = get_adapter()
     if cart is None:
         cart = adapter.get_cart(request) if request is not None else []
-    items = list(cart)
+    items = Cart.of(cart)
     if product is not None:
-        items.append(product)
-    user = getattr(request, "user", None)
-    session = getattr(request, "session", None)
-    bundle = get_bundle(items, user=user, session_key=getattr(session, "session_key", None) or "", size=size)
-    form = bundle_views.bundle_form(request, bundle) if bundle.items else None
+        items = items.merged(Cart.of([product]))
+    bundle = get_bundle(items, shopper=shoppers.of_request(request), size=size)
+    form = add_all.bundle_form(request, bundle) if bundle.items else None
     if bundle.items and request is not None:
-        bundle_views.record_bundle_events(request, bundle, "bundle_impression")
+        add_all.record_bundle_events(request, bundle, "bundle_impression")
     return render_to_string(template_name, {"bundle": bundle, "form": form}, request=request)

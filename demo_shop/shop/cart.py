@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.http import HttpRequest
 
-from cart_recommender.tracking import record_event
+from cart_recommender.events.recording import record_event
 from demo_shop.shop.adapter import CART_SESSION_KEY
 from demo_shop.shop.models import Product
 

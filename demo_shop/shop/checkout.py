@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 
-from cart_recommender.tracking import record_event
+from cart_recommender.events.recording import record_event
 from demo_shop.shop.cart import Cart, Line
 from demo_shop.shop.models import Order, OrderLine, Product
 

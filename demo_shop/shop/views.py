@@ -1,7 +1,7 @@
 """The shop's pages: catalog, product, cart, checkout and the order confirmation.
 
 Every behaviour the recommender learns from is recorded here with
-``cart_recommender.tracking.record_event``:
+``cart_recommender.events.recording.record_event``:
 
 * ``click``: a catalog link carries ``?from=catalog``; the product view records the click and
   redirects to the product's own URL, so reloading the page never counts a second click;
@@ -23,8 +23,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from cart_recommender.events.recording import record_event
 from cart_recommender.models import Event, EventType
-from cart_recommender.tracking import record_event
 from demo_shop.shop.cart import MAX_QUANTITY, Cart
 from demo_shop.shop.checkout import CheckoutError, place_order
 from demo_shop.shop.forms import CheckoutForm, QuantityForm

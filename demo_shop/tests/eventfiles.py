@@ -6,7 +6,7 @@ import csv
 import gzip
 from pathlib import Path
 
-from cart_recommender.csvformat import COLUMNS
+from cart_recommender.ml.csvformat import COLUMNS
 
 
 def write_events_csv(path: Path, orders: dict[str, list[tuple[str, str, str, str]]]) -> Path:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
-from cart_recommender import catalog, scoring
 from cart_recommender.models import Event
+from cart_recommender.serving import catalog
+from cart_recommender.serving import state as serving_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,11 +33,11 @@ def shop_with_history(products):
         for sku in skus
     )
     caches["default"].clear()
-    scoring.reset()
+    serving_state.reset()
     catalog.clear_snapshot()
     yield by_sku
     caches["default"].clear()
-    scoring.reset()
+    serving_state.reset()
     catalog.clear_snapshot()
 
 

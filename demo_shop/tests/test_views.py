@@ -269,7 +269,7 @@ def test_staff_admin_lists_products_and_orders(admin_client, products):
 
 
 def test_catalog_shows_the_most_bought_products_first(client, products):
-    from cart_recommender.tracking import record_event
+    from cart_recommender.events.recording import record_event
 
     for n, sku in enumerate(["22720", "21212", "22720", "85099B", "22720", "21212"]):
         record_event(None, "purchase", by_sku(products, sku), order_ref=f"old{n}")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from cart_recommender.ml import itemitem
+from cart_recommender.ml.config import TrainingConfig
 from cart_recommender.ml.features import Baskets
-from cart_recommender.ml.model import SequenceModel, TrainingConfig
+from cart_recommender.ml.model import SequenceModel
 from tests.ml.synthetic import queries_from, synthetic_log
 from tests.ml.test_model import keras_and_numpy_scores
 

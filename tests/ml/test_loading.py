@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cart_recommender.csvformat import EventRow, RowError, read_event_fields, read_events
+from cart_recommender.ml.csvformat import EventRow, RowError, read_event_fields, read_events
 from cart_recommender.ml.data import KIND_CODE
 from cart_recommender.ml.loading import load_event_log
 

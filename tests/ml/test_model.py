@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from cart_recommender.ml.baselines import Popularity
+from cart_recommender.ml.config import TrainingConfig, TrainingStopped
 from cart_recommender.ml.examples import query_inputs
-from cart_recommender.ml.model import SequenceModel, TrainingConfig, TrainingStopped, build_network
+from cart_recommender.ml.keras_network import build_network
+from cart_recommender.ml.model import SequenceModel
 from cart_recommender.ml.serving import ServingModel, forward_numpy
 from tests.ml.synthetic import hit_rate, queries_from, synthetic_log
 
@@ -137,7 +139,13 @@ def test_gru_encoder_trains_and_serves_the_same_scores(data, tmp_path):
 
 
 def test_unknown_encoder_is_refused():
+    from dataclasses import replace
+
     from cart_recommender.ml.network import Architecture
 
     with pytest.raises(ValueError, match="encoder must be one of"):
-        Architecture(n_items=10, encoder="lstm")
+        TrainingConfig(encoder="lstm")
+    arch = Architecture(n_items=10, dim=8, blocks=1, heads=2, ffn=16, max_cart=4, max_history=4,
+                        neighbours=3, feature_hidden=4)
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        replace(arch, encoder="lstm")  # an artifact's manifest naming an unknown encoder

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from cart_recommender.ml import export
+from cart_recommender.ml.config import TrainingConfig
 from cart_recommender.ml.data import EventLog, History, Query
 from cart_recommender.ml.examples import query_inputs
 from cart_recommender.ml.export import ArtifactError, read_manifest, save_artifact
 from cart_recommender.ml.features import baskets_from_log, co_purchase, history_tokens
-from cart_recommender.ml.model import TrainingConfig, prepare
 from cart_recommender.ml.network import param_shapes
+from cart_recommender.ml.preparation import prepare
 from cart_recommender.ml.serving import ServingModel, forward_numpy
 from tests.ml.synthetic import queries_from, synthetic_log
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cart_recommender.csvformat import FormatError
+from cart_recommender.ml.csvformat import FormatError
+from cart_recommender.ml.quality import evaluate_file, format_table
 
 
 class Command(BaseCommand):
@@ -37,8 +38,6 @@ class Command(BaseCommand):
                             help="the model's training time budget")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from cart_recommender.ml.quality import evaluate_file, format_table
-
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"{path}: no such file")

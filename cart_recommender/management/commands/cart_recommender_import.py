@@ -1,6 +1,6 @@
 """``manage.py cart_recommender_import FILE``: load a behaviour-events CSV (plain or .gz).
 
-A thin shell around :class:`cart_recommender.importer.EventImporter`: it parses options,
+A thin shell around :class:`cart_recommender.events.importer.EventImporter`: it parses options,
 shows progress on stderr and prints the report.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cart_recommender.csvformat import FormatError
-from cart_recommender.importer import DEFAULT_BATCH_SIZE, EventImporter, ImportAborted, ImportReport
+from cart_recommender.events.importer import DEFAULT_BATCH_SIZE, EventImporter, ImportAborted, ImportReport
+from cart_recommender.ml.csvformat import FormatError
 
 SHOWN_ERRORS = 50
 

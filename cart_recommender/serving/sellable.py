@@ -22,8 +22,8 @@ from typing import Any
 from django.db import connections
 
 from cart_recommender.adapter import get_adapter
-from cart_recommender.background import yielding
 from cart_recommender.conf import app_settings
+from cart_recommender.serving.background import yielding
 
 logger = logging.getLogger(__name__)
 

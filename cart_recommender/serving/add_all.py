@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cart_recommender.adapter import get_adapter
-from cart_recommender.bundles import Bundle
+from cart_recommender.events.recording import record_event
 from cart_recommender.models import EventSource
-from cart_recommender.tracking import record_event
+from cart_recommender.serving.bundle import Bundle
 
 SALT = "cart_recommender.bundle_click"
 #: Signed notes older than this are refused (a page left open for a day still works).

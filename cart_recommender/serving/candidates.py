@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from cart_recommender.ml.data import History, Query
+from cart_recommender.ml.examples import query_inputs
+from cart_recommender.ml.serving import forward_numpy
 
 #: Candidates kept per item: what the bundle engine asks for up to a bundle size of 6.
 K = 48
@@ -36,10 +38,6 @@ class CandidateTable:
     """Top-``K`` (code, score) of each one-item cart, filled lazily and in the background."""
 
     def __init__(self, model: Any, k: int = K) -> None:
-        from cart_recommender.ml.examples import query_inputs
-        from cart_recommender.ml.serving import forward_numpy
-
-        self._inputs, self._forward = query_inputs, forward_numpy
         self.model = model
         n = model.n_items
         self.k = max(1, min(k, n - 1))
@@ -59,8 +57,8 @@ class CandidateTable:
         if codes.size == 0:
             return
         queries = [Query(np.array([c], np.int32), History(), 0.0) for c in codes.tolist()]
-        scores = self._forward(
-            self.model.params, self.model.constants, self._inputs(queries, self._arch), self._arch
+        scores = forward_numpy(
+            self.model.params, self.model.constants, query_inputs(queries, self._arch), self._arch
         )
         rows = np.arange(codes.size)
         scores[rows, codes] = -np.inf

@@ -7,7 +7,7 @@ series use a fixed palette readable on both light and dark backgrounds.
 
 Example::
 
-    from cart_recommender.plots import Series, line_chart
+    from cart_recommender.admin.plots import Series, line_chart
 
     svg = line_chart([Series("loss", [0.9, 0.6, 0.5])], x_values=[1, 2, 3],
                      title="Training loss", x_label="epoch")

@@ -8,7 +8,7 @@ holds the storage name.
 
 Example::
 
-    from cart_recommender import artifacts
+    from cart_recommender.registry import artifacts
     with artifacts.open_artifact(version) as fh:
         data = fh.read()
 """
@@ -24,6 +24,7 @@ from django.core.files.storage import Storage, storages
 from django.utils import timezone
 
 from cart_recommender.conf import app_settings
+from cart_recommender.ml.serving import ServingModel
 
 
 def get_storage() -> Storage:
@@ -70,10 +71,8 @@ def local_path_or_file(version: Any) -> str | IO[bytes]:
         return io.BytesIO(fh.read())
 
 
-def load_serving_model(version: Any) -> Any:
+def load_serving_model(version: Any) -> ServingModel:
     """Load the NumPy serving twin of a version's model (no Keras involved)."""
-    from cart_recommender.ml.serving import ServingModel
-
     return ServingModel.load(local_path_or_file(version))
 
 

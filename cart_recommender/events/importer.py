@@ -1,4 +1,4 @@
-"""Importing a behaviour-events CSV (see :mod:`cart_recommender.csvformat`) into the database.
+"""Importing a behaviour-events CSV (see :mod:`cart_recommender.ml.csvformat`) into the database.
 
 The file is read in batches. Each batch is checked as a whole first (row format, field
 lengths, products), then its good rows are written in one transaction together with the
@@ -38,9 +38,9 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 
 from cart_recommender.adapter import get_adapter
-from cart_recommender.csvformat import EventRow, RowError, read_events
-from cart_recommender.event_writer import stored_keys
-from cart_recommender.importer_db import EventRowWriter, EventTuple
+from cart_recommender.events.row_writer import EventRowWriter, EventTuple
+from cart_recommender.events.writer import stored_keys
+from cart_recommender.ml.csvformat import EventRow, RowError, read_events
 from cart_recommender.models import Event, EventSource
 
 #: Rows per transaction. Every commit rewrites the index pages the batch touched, and the

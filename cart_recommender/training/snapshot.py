@@ -8,10 +8,9 @@ for a few seconds.
 Identities are mapped to the strings the ML core expects:
 
 * item id: ``str(product pk)``, which is what serving looks products up by;
-* shopper: ``"r:<shopper_ref>"`` (the shop's own id, from an import, the ingest API or the
-  adapter's ``get_shopper_ref`` for a logged-in user), else ``"u<user id>"`` for a Django user,
-  else ``"s:<session key>"``; ``""`` when nothing is known. A user's events from before the
-  shop linked them to a ref count under that ref too, so a link joins the whole history;
+* shopper: :func:`cart_recommender.shoppers.shopper_key` (the shop's own id first, then the
+  Django user, then the session). A user's events from before the shop linked them to a ref
+  count under that ref too, so a link joins the whole history;
 * order: the event's ``order_ref``. A purchase without one (a shop that never passes it) is
   grouped with the same shopper's purchases of the same second, or stands alone.
 
@@ -32,6 +31,7 @@ from django.utils import timezone
 
 from cart_recommender.ml.data import EVENT_KINDS, EventLog
 from cart_recommender.models import Event
+from cart_recommender.shoppers import shopper_key
 
 CHUNK = 20_000
 
@@ -53,25 +53,6 @@ class Snapshot:
     @property
     def n_orders(self) -> int:
         return len(self.log.orders)
-
-
-def shopper_key(
-    user_id: int | None, shopper_ref: str, session_key: str, linked: dict[int, str] | None = None
-) -> str:
-    """The one string that identifies a shopper across the three ways we know them.
-
-    The shop's own id comes first: a user linked to it (the adapter's ``get_shopper_ref``)
-    records it on every live event, so their live and imported events are one shopper.
-    ``linked`` maps user ids to the ref their later events carry, for their earlier ones.
-    """
-    if shopper_ref:
-        return f"r:{shopper_ref}"
-    if user_id is not None:
-        ref = linked.get(user_id) if linked else None
-        return f"r:{ref}" if ref else f"u{user_id}"
-    if session_key:
-        return f"s:{session_key}"
-    return ""
 
 
 class EpochSeconds(Func):

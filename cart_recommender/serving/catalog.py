@@ -19,7 +19,7 @@ rebuilt in a background thread (requests keep using the old one meanwhile), and 
 saved or deleted in this process drops the snapshot at once. Whether a bundle item may be
 sold is in addition checked against a set of sellable products at most
 ``SELLABLE_REFRESH_SECONDS`` old, or live in SQL when that setting is None (see
-:mod:`cart_recommender.livesql`); a cached bundle may be up to ``CACHE_TIMEOUT`` seconds old,
+:mod:`cart_recommender.serving.sellable`); a cached bundle may be up to ``CACHE_TIMEOUT`` seconds old,
 and a name or price up to the refresh interval.
 
 Keys are ``str(pk)``: the same ids the trained model uses for database-trained versions.
@@ -35,14 +35,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.models.signals import post_delete, post_save
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils import translation
 
 from cart_recommender.adapter import DefaultShopAdapter, ProductDisplay, get_adapter
-from cart_recommender.background import yielding
-from cart_recommender.conf import app_settings
+from cart_recommender.conf import app_settings, get_product_model
+from cart_recommender.serving import fallbacks, sellable
+from cart_recommender.serving.background import yielding
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -207,8 +208,6 @@ def build_snapshot() -> CatalogSnapshot:
     With the default readers the adapter's answers are computed from the columns directly;
     an adapter that overrides one of them gets a product instance built from each row.
     """
-    from cart_recommender import stats
-
     adapter = get_adapter()
     queryset = adapter.product_queryset()
     fields = row_fields(queryset.model)
@@ -221,7 +220,7 @@ def build_snapshot() -> CatalogSnapshot:
         products[info.key] = info
         by_external[info.external_id] = info.key
         kept[info.key] = row
-    popular = [key for key in stats.popular_product_keys() if key in products]
+    popular = [key for key in fallbacks.popular_product_keys() if key in products]
     return CatalogSnapshot(products, by_external, popular, time.monotonic(), rows=kept, row_fields=fields)
 
 
@@ -267,8 +266,6 @@ class _Holder:
         ).start()
 
     def _run(self, context: tuple[str, str | None], work: Any, *args: Any) -> None:
-        from django.db import connections
-
         prefix, language = context
         set_script_prefix(prefix)
         try:
@@ -307,18 +304,14 @@ def get_snapshot() -> CatalogSnapshot:
 
 def clear_snapshot(**kwargs: Any) -> None:
     """Forget the snapshot; the next request rebuilds it (connected to product saves)."""
-    from cart_recommender import livesql
-
     _holder.clear()
-    livesql.reset()
+    sellable.reset()
 
 
 def reset() -> None:
     """Forget the snapshot and its display data (settings changed: another adapter, say)."""
-    from cart_recommender import livesql
-
     _holder.clear(keep_displays=False)
-    livesql.reset()
+    sellable.reset()
 
 
 def lookup_external_ids(ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
@@ -348,8 +341,6 @@ def lookup_external_ids(ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
 
 def connect_product_signals() -> None:
     """Rebuild the snapshot after a product is saved or deleted in this process."""
-    from cart_recommender.products import get_product_model
-
     model = get_product_model()
     post_save.connect(clear_snapshot, sender=model, dispatch_uid="cart_recommender_catalog_save")
     post_delete.connect(clear_snapshot, sender=model, dispatch_uid="cart_recommender_catalog_delete")

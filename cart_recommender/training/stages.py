@@ -1,12 +1,12 @@
 """One training run, stage by stage, with its progress, heartbeat and cancel checks.
 
-:func:`cart_recommender.training.run_training` takes the lock and handles the outcome; this
-module does the work in between and keeps the :class:`ModelVersion` row current while it
+:func:`cart_recommender.training.run.run_training` takes the lock and handles the outcome;
+this module does the work in between and keeps the :class:`ModelVersion` row current while it
 works: ``progress`` (what the admin's progress bar polls), ``heartbeat_at`` (what tells a live
 run from a dead worker) and ``log`` (readable lines). Every write is a targeted ``UPDATE`` of
 the fields this run owns, so a concurrent "cancel" from the admin is never overwritten.
 
-Keras is imported here, lazily, only when the model is trained.
+Keras is imported only when the model stage fits the model (inside ``SequenceModel.fit``).
 """
 
 from __future__ import annotations
@@ -17,27 +17,26 @@ from typing import Any
 
 from django.utils import timezone
 
-from cart_recommender import artifacts, registry
 from cart_recommender.conf import app_settings
+from cart_recommender.ml import protocol
+from cart_recommender.ml.config import TrainingStopped
+from cart_recommender.ml.model import SequenceModel
 from cart_recommender.models import ModelVersion
-from cart_recommender.snapshot import take_snapshot
-from cart_recommender.training import Cancelled, ProgressCallback, TrainingError, training_params
+from cart_recommender.registry import artifacts
+from cart_recommender.training import lock
+from cart_recommender.training.artifact import export_artifact, headline
+from cart_recommender.training.errors import Cancelled, ProgressCallback, TrainingError, training_params
+from cart_recommender.training.methods import (
+    choose_serving_method,
+    fit_baselines,
+    model_config,
+    model_unavailable,
+)
+from cart_recommender.training.snapshot import take_snapshot
 
 Status = ModelVersion.Status
 PUSH_EVERY_S = 1.0  # progress/heartbeat writes at most this often
 CANCEL_EVERY_S = 1.0  # cancel_requested read at most this often
-#: TRAINING keys the glue reads itself (the rest configure the model).
-GLUE_PARAMS = {"min_orders", "use_model", "dataset", "holdout_orders"}
-#: Ties on the gate metric go to the first of these (the simpler scorer after the model).
-METHOD_ORDER = ("model", "copurchase", "personal", "popularity")
-
-
-def choose_serving_method(metrics: dict[str, dict[str, Any]], metric: str) -> str:
-    """The method with the best holdout ``metric``; ties go by :data:`METHOD_ORDER`."""
-    ranked = [m for m in METHOD_ORDER if m in metrics] + sorted(set(metrics) - set(METHOD_ORDER))
-    if not ranked:
-        raise TrainingError("no method could be evaluated")
-    return max(ranked, key=lambda m: (float(metrics[m].get(metric) or 0.0), -ranked.index(m)))
 
 
 class Watched:
@@ -83,7 +82,7 @@ class TrainingRun:
     # ---------------------------------------------------------------- bookkeeping
 
     def log(self, line: str) -> None:
-        registry.append_log(self.version.pk, line)
+        ModelVersion.objects.filter(pk=self.version.pk).append_log(line)
 
     def update(self, **fields: Any) -> None:
         ModelVersion.objects.filter(pk=self.version.pk).update(**fields)
@@ -98,7 +97,7 @@ class TrainingRun:
             return
         self._pushed = now
         self.update(progress=dict(self.state))
-        if not registry.heartbeat(self.version):
+        if not lock.heartbeat(self.version):
             raise TrainingError("lost the training lock (another worker took it over)")
 
     def should_stop(self) -> bool:
@@ -152,8 +151,6 @@ class TrainingRun:
 
     def execute(self, workdir: Path) -> None:
         """Snapshot, split, fit, evaluate, export, store. Raises on any failure."""
-        from cart_recommender.ml import protocol
-
         if not self.update_started():
             raise Cancelled()
         self.stage("snapshot", "reading events")
@@ -195,7 +192,7 @@ class TrainingRun:
         local = workdir / f"v{self.version.pk}.npz"
         export_artifact(
             local, model=model, baselines=baselines, items=split.train.items,
-            metrics={m: _headline(v) for m, v in metrics.items()}, train_log=split.train,
+            metrics={m: headline(v) for m, v in metrics.items()}, train_log=split.train,
             training={"version": self.version.pk, "serving_method": serving,
                       "history": history, "params": self.params},
             params=self.params,
@@ -222,13 +219,9 @@ class TrainingRun:
 
     def fit_model(self, train: Any) -> tuple[Any, dict[str, Any]]:
         """Train the Keras model once on the training part (early stopping inside the fit)."""
-        from cart_recommender.ml.model import SequenceModel, TrainingConfig, TrainingStopped
-
-        known = TrainingConfig.__dataclass_fields__
-        ignored = sorted(set(self.params) - set(known) - GLUE_PARAMS)
+        config, ignored = model_config(self.params)
         if ignored:
             self.log(f"ignored unknown training parameters: {', '.join(ignored)}")
-        config = TrainingConfig.from_dict({k: v for k, v in self.params.items() if k in known})
         self.state["epochs"] = config.max_epochs
         try:
             model = SequenceModel(config).fit(train, progress=self.on_epoch,
@@ -252,74 +245,3 @@ class TrainingRun:
                 progress=dict(self.state, stage="starting"),
             )
         )
-
-
-# ------------------------------------------------------------------------- the ML core
-
-
-BASELINE_NAMES = ("popularity", "copurchase", "personal")
-
-
-def fit_baselines(train: Any) -> list[Any]:
-    """The three baselines, fitted on the training part of the split."""
-    from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
-
-    return [Popularity().fit(train), CoPurchase().fit(train), Personal().fit(train)]
-
-
-def model_unavailable() -> str:
-    """Why the Keras model cannot be trained here ("" when it can)."""
-    import importlib.util
-
-    for module in ("keras", "cart_recommender.ml.model"):
-        try:
-            if importlib.util.find_spec(module) is None:
-                return f"{module} is not installed"
-        except ImportError as exc:
-            return str(exc)
-    return ""
-
-
-def _headline(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if k != "hr_curve"}
-
-
-def export_artifact(path: Path, *, model: Any, baselines: list[Any], items: list[str],
-                    metrics: dict[str, Any], training: dict[str, Any], train_log: Any,
-                    params: dict[str, Any]) -> None:
-    """Write the one ``.npz`` artifact: item ids, model weights, the baselines' arrays.
-
-    Without a trained model (``use_model`` off, or no Keras on this worker) the artifact keeps
-    the same format so serving code has one path: the co-purchase tables are computed with
-    NumPy as for a model, the weights are zeros, and the manifest says ``model_trained:
-    false``. Such a version never serves with "model", because the model was not evaluated.
-    """
-    from cart_recommender.ml.export import save_artifact
-
-    extras: dict[str, Any] = {}
-    for scorer in baselines:
-        for key, value in scorer.to_arrays().items():
-            if key != "popularity" or scorer.name == "popularity":
-                extras[f"{scorer.name}/{key}"] = value
-    if model is not None:
-        arch, weights, constants = model.arch, model.params, model.constants
-    else:
-        arch, weights, constants = untrained_model_arrays(train_log, params)
-    save_artifact(path, items=list(items), arch=arch, params=weights, constants=constants,
-                  metrics=metrics, training={**training, "model_trained": model is not None},
-                  extras=extras)
-
-
-def untrained_model_arrays(train_log: Any, params: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """Architecture, zero weights and the NumPy-computed co-purchase tables (no Keras)."""
-    import numpy as np
-
-    from cart_recommender.ml.model import TrainingConfig, prepare
-    from cart_recommender.ml.network import param_shapes
-
-    known = TrainingConfig.__dataclass_fields__
-    config = TrainingConfig.from_dict({k: v for k, v in params.items() if k in known})
-    prepared = prepare(train_log, config)
-    arch = prepared["arch"]
-    weights = {name: np.zeros(shape, np.float32) for name, (shape, _) in param_shapes(arch).items()}
-    return arch, weights, prepared["constants"]

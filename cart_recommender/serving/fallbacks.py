@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count
 
+from cart_recommender.conf import get_product_model
 from cart_recommender.models import Event
-from cart_recommender.products import get_product_model
 
 #: Events that say a shopper wanted a product, for popularity when purchases are scarce.
 POPULARITY_EVENTS = ("purchase", "add_to_cart")
@@ -98,31 +97,3 @@ def copurchases(
         if key not in best:
             best[key] = CoPurchase(key, str(anchor), int(n))
     return sorted(best.values(), key=lambda c: -c.orders)[:limit]
-
-
-@dataclass(frozen=True)
-class HistoryEvent:
-    product: str
-    timestamp: datetime
-    event_type: str
-    order_ref: str
-
-
-def shopper_history(
-    user_id: Any = None, session_key: str = "", limit: int = 200, shopper_ref: str = ""
-) -> list[HistoryEvent]:
-    """The shopper's own latest events, oldest first; empty without an identity.
-
-    Only the requester's own user id (with the shopper ref the adapter links to it) or session
-    key ever reaches this function: it is the personal signal, and nothing else of another
-    shopper is read on the serving path.
-    """
-    if user_id is None and not session_key:
-        return []
-    rows = (
-        Event.objects.for_shopper(user_id=user_id, session_key=session_key, shopper_ref=shopper_ref)
-        .filter(event_type__in=("view", "click", "add_to_cart", "remove_from_cart", "purchase"))
-        .order_by("-timestamp", "-pk")
-        .values_list("product_id", "timestamp", "event_type", "order_ref")[:limit]
-    )
-    return [HistoryEvent(str(p), t, e, o) for p, t, e, o in reversed(list(rows))]

@@ -3,7 +3,7 @@
 Every query runs in the database (aggregates, one self-join for co-purchased pairs), never by
 loading events into Python, so the admin's data overview stays quick on millions of events.
 A window (``since``/``until``) bounds each query. (The serving path's SQL fallbacks live in
-:mod:`cart_recommender.stats`.)
+:mod:`cart_recommender.serving.fallbacks`.)
 """
 
 from __future__ import annotations

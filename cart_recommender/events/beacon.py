@@ -26,11 +26,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
 from cart_recommender.conf import app_settings
-from cart_recommender.event_writer import write_events
+from cart_recommender.events.writer import write_events
 from cart_recommender.models import Event, EventSource
-from cart_recommender.tracking import shopper_identity
+from cart_recommender.shoppers import Shopper
 
 #: Most events one beacon request may carry (the script sends at most 10 at a time).
 MAX_EVENTS = 20
@@ -73,20 +74,15 @@ def _check_event(raw: Any, allowed: list[str]) -> str | None:
     return None
 
 
-def _owner(identity: dict[str, Any]) -> str:
-    """The shopper a beacon request speaks for: its user, else its session."""
-    return f"u{identity['user'].pk}" if identity["user"] is not None else f"s{identity['session_key']}"
-
-
-def _idempotency_key(identity: dict[str, Any], client_id: str | None) -> str | None:
+def _idempotency_key(shopper: Shopper, client_id: str | None) -> str | None:
     """A key namespaced by the shopper, so one visitor's ids can never block another's events."""
     if not client_id:
         return None
-    digest = hashlib.sha256(f"{_owner(identity)}\x1f{client_id}".encode()).hexdigest()[:40]
+    digest = hashlib.sha256(f"{shopper.key}\x1f{client_id}".encode()).hexdigest()[:40]
     return f"beacon:{digest}"
 
 
-def _over_rate(identity: dict[str, Any], count: int) -> int:
+def _over_rate(shopper: Shopper, count: int) -> int:
     """Seconds to wait when ``count`` more events would pass the shopper's minute; else 0.
 
     A fixed window per shopper and minute, counted in the cache: cheap, shared by every web
@@ -98,7 +94,7 @@ def _over_rate(identity: dict[str, Any], count: int) -> int:
         return 0
     now = time.time()
     minute = int(now // 60)
-    owner = _owner(identity)
+    owner = shopper.key
     cache = caches[app_settings.CACHE_ALIAS or "default"]
     key = "cart_recommender:beacon-rate:" + hashlib.blake2b(f"{owner}|{minute}".encode(),
                                                              digest_size=16).hexdigest()
@@ -150,8 +146,8 @@ def beacon(request: HttpRequest) -> JsonResponse:
     events = _parse_events(request)
     if isinstance(events, JsonResponse):
         return events
-    identity = shopper_identity(request)
-    wait = _over_rate(identity, len(events))
+    shopper = shoppers.of_request(request, create_session=True)
+    wait = _over_rate(shopper, len(events))
     if wait:
         response = _error(429, f"more than {app_settings.BEACON_EVENTS_PER_MINUTE} events a minute; "
                                f"retry in {wait} s")
@@ -177,7 +173,7 @@ def beacon(request: HttpRequest) -> JsonResponse:
             continue
         rows.append((index, Event(
             event_type=raw["event"], product=product, source=EventSource.BEACON,
-            idempotency_key=_idempotency_key(identity, raw.get("id")), **identity,
+            idempotency_key=_idempotency_key(shopper, raw.get("id")), **shopper.event_fields(),
         )))
     errors.sort(key=lambda e: e["index"])
     if not rows:

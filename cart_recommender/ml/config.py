@@ -1,0 +1,89 @@
+"""How the sequence model trains, and what a fit reports: plain dataclasses, no Keras.
+
+:class:`TrainingConfig` holds every hyper-parameter with its one default; the shape-defining
+ones end up in the artifact as the :class:`~cart_recommender.ml.network.Architecture`, which
+:func:`~cart_recommender.ml.preparation.prepare` sizes to the data.
+
+Example::
+
+    config = TrainingConfig.from_dict({"seed": 1, "time_budget_s": 60})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Called after every epoch with (epoch, epochs, loss, elapsed seconds).
+EpochCallback = Callable[[int, int, float, float], None]
+#: The query encoders the network can use (see :func:`cart_recommender.ml.network.encode`).
+ENCODERS = ("attention", "gru")
+
+
+class TrainingStopped(Exception):
+    """Raised when ``should_stop`` asked to cancel before any epoch finished."""
+
+
+@dataclass
+class TrainingConfig:
+    """How to train; every field has a default that suits shops from 100 to 100k+ items."""
+
+    seed: int = 42
+    max_epochs: int = 20
+    time_budget_s: float = 200.0
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    dropout: float = 0.1
+    patience: int = 2
+    val_fraction: float = 0.1  # the most recent orders of the log, for early stopping
+    max_val_examples: int = 4000
+    targets_per_basket: int = 4  # held-out items drawn from each order per epoch
+    max_examples_per_epoch: int = 50_000
+    full_softmax_max_items: int = 20_000  # above this, sampled softmax
+    negatives: int = 1024  # uniform negatives added to the in-batch ones (sampled softmax)
+    check_every_batches: int = 10  # how often should_stop and the time budget are checked
+    pair_max_basket: int = 100
+    # The network's shape (recorded in the artifact as its Architecture, see ml/network.py):
+    encoder: str = "attention"  # "gru": the GRU4Rec-style encoder the choice was measured against
+    dim: int = 64  # embedding width; the attention block's feed-forward layer is twice this
+    blocks: int = 1
+    heads: int = 2
+    max_cart: int = 24
+    max_history: int = 32
+    neighbours: int = 30  # co-purchase partners per cart item the co-purchase term reads
+    feature_hidden: int = 16  # hidden units of the repeat and co-purchase terms
+    all_neighbours_max_items: int = 500  # small catalogs keep every co-purchase partner
+    item_item: int = 200  # partners per item of the item-to-item (EASE) term; 0: no such term
+    item_item_max_items: int = 5000  # the regression covers this many most purchased items
+    item_item_max_cart: int = 256  # the term's cart window (99th percentile of carts, at most this)
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, not {self.encoder!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
+        known = cls.__dataclass_fields__
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"Unknown training parameters: {sorted(unknown)}")
+        return cls(**values)
+
+
+@dataclass
+class TrainingHistory:
+    """What a fit did, epoch by epoch (shown on the admin's version page)."""
+
+    loss: list[float] = field(default_factory=list)
+    val_ndcg: list[float] = field(default_factory=list)
+    val_hr: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped: str = ""  # "", "early_stopping", "time_budget", "cancelled", "max_epochs"
+    seconds: float = 0.0
+    examples_seen: int = 0
+    #: the item-to-item term: ridge, items covered, alpha and validation NDCG@10 per alpha tried
+    item_item: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)

@@ -1,0 +1,92 @@
+"""What a bundle is: its items, prices and who chose it; the REST API's answer shape.
+
+Example::
+
+    bundle.items[0].reason     # "Often bought with Blue mug"
+    bundle.to_dict()           # JSON-ready, decimals as strings
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BundleItem:
+    """One product of a bundle, with why it is there."""
+
+    product_id: str
+    external_id: str
+    name: str
+    url: str
+    image_url: str
+    price: Decimal | None
+    category: str | None
+    score: float
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A set of products that completes a cart, its price, and who chose it.
+
+    ``model_version`` is the serving version's id as a string, or ``"baseline"`` when no
+    trained model served (the SQL fallbacks did).
+    """
+
+    items: tuple[BundleItem, ...]
+    total: Decimal
+    discount_percent: Decimal
+    discount: Decimal
+    total_after_discount: Decimal
+    cart_total: Decimal
+    free_shipping_threshold: Decimal | None
+    reaches_free_shipping: bool
+    model_version: str
+    method: str
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def product_ids(self) -> list[str]:
+        return [item.product_id for item in self.items]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (decimals as strings), the REST API's answer."""
+
+        def money(value: Decimal | None) -> str | None:
+            return None if value is None else str(value)
+
+        return {
+            "items": [
+                {
+                    "id": i.external_id,
+                    "name": i.name,
+                    "url": i.url,
+                    "image_url": i.image_url,
+                    "price": money(i.price),
+                    "category": i.category,
+                    "score": round(i.score, 6),
+                    "reason": i.reason,
+                    "source": i.source,
+                }
+                for i in self.items
+            ],
+            "total": money(self.total),
+            "discount_percent": money(self.discount_percent),
+            "discount": money(self.discount),
+            "total_after_discount": money(self.total_after_discount),
+            "cart_total": money(self.cart_total),
+            "free_shipping_threshold": money(self.free_shipping_threshold),
+            "reaches_free_shipping": self.reaches_free_shipping,
+            "model_version": self.model_version,
+            "method": self.method,
+        }
+
+
+class BundleError(ValueError):
+    """The request cannot be answered as asked (bad size, too many items)."""

@@ -1,0 +1,245 @@
+"""The serving path: a cart in, a coherent "complete your cart" bundle out.
+
+:func:`get_bundle` asks the active model for candidates (falling back to co-purchase counts,
+then popularity, then any sellable product, so a shop with sellable products never shows an
+empty bundle) and then picks a *set*, not a top-k list (:mod:`.selection`): never a product
+already in the cart, never one the shop cannot sell (see ``SELLABLE_REFRESH_SECONDS``), never
+a companion the merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of
+one category, and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
+cart over it. Results are cached by cart, shopper and serving state (model version,
+activation, rules), so activating another version invalidates them at once.
+
+Example::
+
+    from cart_recommender.serving.bundles import get_bundle
+    bundle = get_bundle(adapter.get_cart(request), shopper=shoppers.of_request(request))
+    for item in bundle.items:
+        print(item.name, item.price, item.reason)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.core.cache import caches
+
+from cart_recommender import shoppers
+from cart_recommender.conf import app_settings
+from cart_recommender.serving import catalog, fallbacks, reasons, scoring, sellable, state
+from cart_recommender.serving.bundle import Bundle, BundleError, BundleItem
+from cart_recommender.serving.cart import Cart
+from cart_recommender.serving.catalog import CatalogSnapshot
+from cart_recommender.serving.history import HistoryEvent, shopper_history
+from cart_recommender.serving.scoring import Candidate
+from cart_recommender.serving.selection import Entry, cart_total, choose
+from cart_recommender.serving.state import ServingState
+from cart_recommender.shoppers import NOBODY, Shopper
+
+CENT = Decimal("0.01")
+
+
+def get_bundle(
+    cart_items: Cart | Iterable[Any],
+    user: Any = None,
+    session_key: str | None = None,
+    size: int | None = None,
+    *,
+    shopper: Shopper | None = None,
+    personal: bool = True,
+    use_cache: bool = True,
+) -> Bundle:
+    """Build (or fetch from the cache) the bundle that completes ``cart_items``.
+
+    Args:
+        cart_items: a :class:`~cart_recommender.serving.cart.Cart`, or what
+            :meth:`Cart.of <cart_recommender.serving.cart.Cart.of>` accepts (``CartLine``
+            objects, the shop's own cart lines, product instances or primary keys).
+        user: the requesting user; only their own history is read (the personal signal).
+        session_key: the requester's session, for an anonymous shopper's own history.
+        shopper: the requester as :func:`cart_recommender.shoppers.of_request` gives it
+            (instead of ``user`` and ``session_key``).
+        size: number of items; ``BUNDLE_SIZE`` by default, at most ``MAX_BUNDLE_SIZE``.
+        personal: False ignores the shopper's history (e.g. "frequently bought together").
+        use_cache: False always computes afresh (and stores nothing).
+
+    Returns:
+        A :class:`Bundle`; it is empty only when the shop has no sellable product to offer.
+
+    Raises:
+        BundleError: for a size out of range or a cart larger than ``MAX_CART_ITEMS``.
+    """
+    size = app_settings.BUNDLE_SIZE if size is None else size
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= app_settings.MAX_BUNDLE_SIZE:
+        raise BundleError(f"size must be an integer from 1 to {app_settings.MAX_BUNDLE_SIZE}")
+    cart = Cart.of(cart_items)
+    if len(cart) > app_settings.MAX_CART_ITEMS:
+        raise BundleError(f"a cart may hold at most {app_settings.MAX_CART_ITEMS} different items")
+    if not personal:
+        shopper = NOBODY
+    elif shopper is None:
+        shopper = shoppers.of_user(user, session_key or "")
+    serving = state.get_state()
+    alias = app_settings.CACHE_ALIAS if use_cache else None
+    cache_key = None
+    if alias:
+        cache_key = _cache_key(serving.token, size, shopper.key, cart)
+        cached = caches[alias].get(cache_key)
+        if cached is not None:
+            return cached
+    bundle = _build(serving, catalog.get_snapshot(), cart, shopper, size)
+    if cache_key is not None:
+        caches[alias].set(cache_key, bundle, app_settings.CACHE_TIMEOUT)
+    return bundle
+
+
+def frequently_bought_together(product_key: Any, size: int | None = None) -> Bundle:
+    """What is bought with one product, for a product page: no shopper history involved."""
+    return get_bundle([product_key], size=size, personal=False)
+
+
+def _cache_key(token: str, size: int, shopper: str, cart: Cart) -> str:
+    s = app_settings
+    raw = "|".join(
+        (
+            token,
+            str(size),
+            shopper,
+            ",".join(sorted(cart)),
+            str(s.CATEGORY_CAP),
+            str(s.FREE_SHIPPING_THRESHOLD),
+            str(s.BUNDLE_DISCOUNT_PERCENT),
+        )
+    )
+    if s.FREE_SHIPPING_THRESHOLD is not None:  # quantities change the cart total
+        raw += "|" + ",".join(f"{k}:{v}" for k, v in sorted(cart.items()))
+    return "cart_recommender:bundle:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Shopper, size: int) -> Bundle:
+    keys = list(cart)
+    history = shopper_history(shopper)
+    blocked = serving.rules.blocked_for(keys)
+    cap = app_settings.CATEGORY_CAP
+    wanted = max(4 * size, 12)
+    pool: list[Entry] = []
+    seen = set(keys) | blocked
+    per_category: dict[str | None, int] = {}
+    recent = sellable.recent_sellable()  # None: ask the database once the pool is made
+
+    def offer(candidates: Iterable[Candidate], source: str) -> bool:
+        """Add candidates that pass the in-memory checks; True once the pool is full."""
+        for cand in candidates:
+            info = snap.products.get(cand.key)
+            if cand.key in seen or info is None or not info.sellable:
+                continue
+            if recent is not None and cand.key not in recent:
+                continue
+            seen.add(cand.key)
+            if source != "pinned" and cap is not None and info.category is not None:
+                if per_category.get(info.category, 0) >= 2 * cap:
+                    continue  # keep one spare per category slot for the threshold swap
+                per_category[info.category] = per_category.get(info.category, 0) + 1
+            pool.append((cand, source))
+            if source != "pinned" and len(pool) >= wanted:
+                return True
+        return False
+
+    offer((Candidate(c, 0.0, anchor=p) for c, p in serving.rules.pinned_for(keys)), "pinned")
+    model = scoring.model_candidates(serving, keys, history, time.time(), max(48, 2 * wanted))
+    full = model is not None and offer(model, "model")
+    if not full and model is None:
+        full = offer(
+            (
+                Candidate(c.candidate, float(c.orders), anchor=c.anchor)
+                for c in fallbacks.copurchases(keys, limit=wanted * 2)
+            ),
+            "copurchase",
+        )
+    if not full and history:
+        bought = [h.product for h in reversed(history) if h.event_type == "purchase"]
+        full = offer((Candidate(k, 0.0, repeat=True) for k in dict.fromkeys(bought)), "personal")
+    if not full:
+        n = len(snap.popular)
+        full = offer((Candidate(k, (n - i) / n) for i, k in enumerate(snap.popular)), "popularity")
+    if not full:
+        offer((Candidate(k, 0.0) for k in snap.products), "catalog")
+    if recent is None:
+        pool = _live_sellable(pool)
+    chosen = choose(pool, snap, cart, size, cap)
+    return _assemble(serving, snap, cart, chosen, history)
+
+
+def _live_sellable(pool: list[Entry]) -> list[Entry]:
+    """Drop candidates the shop stopped selling since the snapshot: one query (see :mod:`.sellable`)."""
+    if not pool:
+        return pool
+    live = sellable.sellable_keys([cand.key for cand, _ in pool])
+    return [(cand, source) for cand, source in pool if cand.key in live]
+
+
+def _assemble(
+    serving: ServingState,
+    snap: CatalogSnapshot,
+    cart: Cart,
+    chosen: list[Entry],
+    history: Sequence[HistoryEvent],
+) -> Bundle:
+    bought = {h.product for h in history if h.event_type == "purchase"}
+    explained: list[Entry] = []
+    unanchored = [c.key for c, s in chosen if s == "model" and c.anchor is None]
+    found = scoring.anchors(serving, unanchored, list(cart))
+    for cand, source in chosen:
+        if source == "model" and cand.anchor is None:
+            cand = Candidate(cand.key, cand.score, found.get(cand.key), cand.repeat)
+        if cand.key in bought and not cand.repeat:
+            cand = Candidate(cand.key, cand.score, cand.anchor, repeat=True)
+        explained.append((cand, source))
+    shown = [c.key for c, _ in explained]
+    displays = snap.display([*shown, *(c.anchor for c, _ in explained if c.anchor)])
+    items = []
+    texts = reasons.texts()
+    for cand, source in explained:
+        info = snap.products[cand.key]
+        display = displays.get(cand.key)
+        if display is None:  # deleted since the snapshot was built
+            continue
+        items.append(
+            BundleItem(
+                product_id=info.key,
+                external_id=info.external_id,
+                name=display.name,
+                url=display.url,
+                image_url=display.image_url,
+                price=info.price,
+                category=info.category,
+                score=cand.score,
+                reason=reasons.reason(cand, source, displays, texts),
+                source=source,
+            )
+        )
+    total = sum((i.price for i in items if i.price is not None), Decimal(0)).quantize(CENT)
+    percent = Decimal(str(app_settings.BUNDLE_DISCOUNT_PERCENT or 0))
+    discount = (total * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP) if items else Decimal("0.00")
+    before = cart_total(cart, snap).quantize(CENT)
+    threshold = app_settings.FREE_SHIPPING_THRESHOLD
+    threshold = Decimal(str(threshold)) if threshold is not None else None
+    sources = [s for _, s in chosen if s != "pinned"] or [s for _, s in chosen]
+    return Bundle(
+        items=tuple(items),
+        total=total,
+        discount_percent=percent,
+        discount=discount,
+        total_after_discount=total - discount,
+        cart_total=before,
+        free_shipping_threshold=threshold,
+        reaches_free_shipping=threshold is not None and before + total >= threshold,
+        model_version=serving.label,
+        method=sources[0] if sources else "",
+    )
+
+
+__all__ = ["Bundle", "BundleItem", "BundleError", "Cart", "get_bundle", "frequently_bought_together"]

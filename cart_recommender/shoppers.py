@@ -1,0 +1,119 @@
+"""Who the shopper is, for a request, a stored event or an imported row, and its one key.
+
+A shopper is known to the app in up to three ways: the shop's own customer id
+(``shopper_ref``: from an import, the ingest API, or the adapter's ``get_shopper_ref`` for a
+logged-in user), a Django user, and an anonymous session. They are ranked in that order, and
+:func:`shopper_key` spells the winner as the one string every module keys a shopper by (the
+bundle cache, the beacon's idempotency keys and rate limit, the training snapshot):
+
+* ``"r:<shopper_ref>"``: the shop's id, so a user linked to their imported history is the
+  same shopper as that history;
+* ``"u:<user id>"``: a Django user the shop did not link;
+* ``"s:<session key>"``: an anonymous visitor;
+* ``""``: nobody (an event or request without any identity).
+
+Example::
+
+    from cart_recommender import shoppers
+
+    shopper = shoppers.of_request(request)
+    shopper.key           # "u:12"
+    shopper.user_id       # 12
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+from cart_recommender.adapter import get_adapter
+from cart_recommender.models import Event
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """One shopper as a request or an event names them; empty fields are unknown."""
+
+    user: Any = None  # an authenticated user, or None
+    shopper_ref: str = ""
+    session_key: str = ""
+
+    @property
+    def user_id(self) -> Any:
+        return self.user.pk if self.user is not None else None
+
+    @property
+    def key(self) -> str:
+        """The one spelling of this shopper (see the module docstring)."""
+        return shopper_key(self.user_id, self.shopper_ref, self.session_key)
+
+    def event_fields(self) -> dict[str, Any]:
+        """The :class:`~cart_recommender.models.Event` fields that name this shopper."""
+        return {"user": self.user, "shopper_ref": self.shopper_ref, "session_key": self.session_key}
+
+
+#: A request or bundle without any identity: nothing personal is read or keyed.
+NOBODY = Shopper()
+
+
+def shopper_key(
+    user_id: Any, shopper_ref: str, session_key: str, linked: dict[Any, str] | None = None
+) -> str:
+    """The key of a shopper given as the three stored fields (see the module docstring).
+
+    ``linked`` maps user ids to the ref their later events carry: a user's events from before
+    the shop linked them (no ref stored) then count under that ref too, so a link joins the
+    whole history into one shopper.
+    """
+    if shopper_ref:
+        return f"r:{shopper_ref}"
+    if user_id is not None:
+        ref = linked.get(user_id) if linked else None
+        return f"r:{ref}" if ref else f"u:{user_id}"
+    if session_key:
+        return f"s:{session_key}"
+    return ""
+
+
+def linked_ref(user: Any) -> str:
+    """The adapter's ``get_shopper_ref`` for a logged-in user; "" for nobody or no link.
+
+    The result must fit ``Event.shopper_ref``: an id too long to store is the shop's bug and
+    fails here, loudly, rather than as a database error on some later event.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ""
+    ref = get_adapter().get_shopper_ref(user)
+    if not isinstance(ref, str):
+        raise TypeError(f"get_shopper_ref() must return a str, not {type(ref).__name__}")
+    limit = Event._meta.get_field("shopper_ref").max_length
+    if len(ref) > limit:
+        raise ValueError(f"get_shopper_ref() returned {len(ref)} characters; at most {limit} fit")
+    return ref
+
+
+def of_user(user: Any, session_key: str = "") -> Shopper:
+    """The shopper behind ``user`` (anonymous users count as nobody) and a session key."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Shopper(session_key=session_key or "")
+    return Shopper(user=user, shopper_ref=linked_ref(user), session_key=session_key or "")
+
+
+def of_request(request: HttpRequest | Any | None, *, create_session: bool = False) -> Shopper:
+    """The shopper of a Django or DRF request.
+
+    ``create_session`` saves a new session when the visitor has none yet, so an anonymous
+    shopper's events stay tied together (recording needs it; reading bundles does not, as a
+    visitor without a session has no history to read).
+    """
+    if request is None:
+        return NOBODY
+    session = getattr(request, "session", None)
+    session_key = ""
+    if session is not None:
+        if create_session and not session.session_key:
+            session.save()
+        session_key = session.session_key or ""
+    return of_user(getattr(request, "user", None), session_key)

@@ -1,0 +1,53 @@
+"""The scorers a run fits (three baselines and the model) and the one that serves.
+
+Only the model needs Keras; :func:`model_unavailable` says when a worker cannot train it, and the
+run then serves with the best baseline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
+from cart_recommender.ml.config import TrainingConfig
+from cart_recommender.training.errors import TrainingError
+
+BASELINE_NAMES = ("popularity", "copurchase", "personal")
+#: Ties on the gate metric go to the first of these (the simpler scorer after the model).
+METHOD_ORDER = ("model", "copurchase", "personal", "popularity")
+#: ``TRAINING`` keys the glue reads itself (the rest configure the model).
+GLUE_PARAMS = {"min_orders", "use_model", "dataset", "holdout_orders"}
+
+
+def choose_serving_method(metrics: dict[str, dict[str, Any]], metric: str) -> str:
+    """The method with the best holdout ``metric``; ties go by :data:`METHOD_ORDER`."""
+    ranked = [m for m in METHOD_ORDER if m in metrics] + sorted(set(metrics) - set(METHOD_ORDER))
+    if not ranked:
+        raise TrainingError("no method could be evaluated")
+    return max(ranked, key=lambda m: (float(metrics[m].get(metric) or 0.0), -ranked.index(m)))
+
+
+def fit_baselines(train: Any) -> list[Any]:
+    """The three baselines, fitted on the training part of the split."""
+    return [Popularity().fit(train), CoPurchase().fit(train), Personal().fit(train)]
+
+
+def model_unavailable() -> str:
+    """Why the Keras model cannot be trained here ("" when it can)."""
+    try:
+        if importlib.util.find_spec("keras") is None:
+            return "keras is not installed"
+    except ImportError as exc:
+        return str(exc)
+    return ""
+
+
+def model_config(params: dict[str, Any]) -> tuple[TrainingConfig, list[str]]:
+    """The model's :class:`TrainingConfig` from a run's parameters, and the unknown keys.
+
+    Keys the glue reads itself (:data:`GLUE_PARAMS`) are neither passed on nor reported.
+    """
+    known = TrainingConfig.__dataclass_fields__
+    ignored = sorted(set(params) - set(known) - GLUE_PARAMS)
+    return TrainingConfig.from_dict({k: v for k, v in params.items() if k in known}), ignored
