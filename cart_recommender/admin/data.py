@@ -26,7 +26,7 @@ from cart_recommender.adapter import get_adapter
 from cart_recommender.admin.common import AdminMedia, nav_links
 from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.conf import app_settings
-from cart_recommender.events import health as stats
+from cart_recommender.events import health
 from cart_recommender.models import Event, EventType
 
 #: Window choices of the overview, in days (None = all data); the default is the first.
@@ -85,7 +85,7 @@ class EventAdmin(admin.ModelAdmin):
         window_key = request.GET.get("window", "90")
         if window_key not in WINDOWS:
             window_key = "90"
-        first, last = stats.time_span()
+        first, last = health.time_span()
         days = WINDOWS[window_key]
         since = last - timedelta(days=days) if last and days else None
         context: dict[str, Any] = {
@@ -108,10 +108,10 @@ class EventAdmin(admin.ModelAdmin):
                 x_values=[f"{d:%d %b %Y}" for d in data["days"]], title=_("Events per type per day"),
                 y_label=_("events"), y_min=0.0, width=860, max_x_labels=7,
             )
-            context["warnings"] = stats.thin_data(data["facts"], data["span_days"])
+            context["warnings"] = health.thin_data(data["facts"], data["span_days"])
             have = {**data["facts"], "days": data["span_days"]}
             context["minimums"] = [{"key": k, "need": need, "why": why, "have": have.get(k)}
-                                   for k, (need, why) in stats.DATA_MINIMUMS.items()]
+                                   for k, (need, why) in health.DATA_MINIMUMS.items()]
         return TemplateResponse(request, "admin/cart_recommender/event/overview.html", context)
 
 
@@ -132,8 +132,8 @@ def overview_data(since: datetime | None, last: datetime, first: datetime | None
         if cached is not None and (cached["newest"] == newest or cached["slow"]):
             return cached
     started = time.monotonic()
-    days, per_type = stats.events_per_type_per_day(since, last)
-    found = stats.top_copurchased_pairs(15, since, last)
+    days, per_type = health.events_per_type_per_day(since, last)
+    found = health.top_copurchased_pairs(15, since, last)
     adapter = get_adapter()
     ids = {p for a, b, _n in found.pairs for p in (a, b)}
     products = adapter.product_queryset().in_bulk(list(ids)) if ids else {}
@@ -145,8 +145,8 @@ def overview_data(since: datetime | None, last: datetime, first: datetime | None
     data = {
         "days": days,
         "per_type": per_type,
-        "totals": stats.totals(since, last),
-        "facts": stats.basket_facts(since, last),
+        "totals": health.totals(since, last),
+        "facts": health.basket_facts(since, last),
         "span_days": (last - (since or first)).days if first else 0,
         "pairs": [{"a": name(a), "b": name(b), "orders": n} for a, b, n in found.pairs],
         "pairs_exact": found.exact,
