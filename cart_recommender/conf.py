@@ -1,7 +1,7 @@
 """The one settings namespace, ``CART_RECOMMENDER = {...}``, and the product model it names.
 
-Every default lives in :data:`DEFAULTS` below and nowhere else (the README's settings table is
-kept equal to it by a test). Values are read lazily on attribute access, so tests can use
+Every default lives in :data:`DEFAULTS` below and nowhere else (a test keeps the settings
+table of docs/settings.md equal to it). Values are read lazily on attribute access, so tests can use
 ``override_settings`` and a host can change settings without re-importing the app.
 
 Example::
@@ -82,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
     # A training run whose heartbeat is older than this is taken as dead (worker killed).
     "LOCK_TIMEOUT_SECONDS": 600,
     # Training parameters passed to the ML core; see cart_recommender.ml.
-    # Any other key of cart_recommender.ml.model.TrainingConfig may be added here too.
+    # Any other key of cart_recommender.ml.config.TrainingConfig may be added here too.
     "TRAINING": {
         "seed": 42,
         "max_epochs": 20,

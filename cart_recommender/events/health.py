@@ -19,7 +19,7 @@ from django.db.models.functions import TruncDate
 from cart_recommender.models import Event, EventType
 
 # Below these numbers a retrained model is unlikely to beat simple co-purchase counts, or its
-# holdout numbers are too noisy to compare versions. Shown on the data screen and in README.
+# holdout numbers are too noisy to compare versions. Shown on the data screen and in docs/admin.md.
 DATA_MINIMUMS: dict[str, tuple[int, str]] = {
     "multi_item_orders": (
         500,

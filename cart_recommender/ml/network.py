@@ -10,7 +10,7 @@ The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
 * an encoder: a [CLS] token, the cart items (an unordered set) and the history items (with
   age, count and last-event-kind embeddings) go through ``blocks`` pre-norm self-attention
   blocks; the [CLS] output is the query vector ``u``. The alternative ``encoder="gru"`` (the
-  GRU4Rec family, kept to measure the choice against, see the README) reads the same tokens as
+  GRU4Rec family, kept to measure the choice against, see docs/model.md) reads the same tokens as
   one sequence, history oldest first then the cart, and its last state is ``u``;
 * every item ``j`` scores ``u . E[j] + b[j]`` (tied item embeddings; a learned popularity bias)
   plus two learned, ``u``-dependent feature terms that the encoder would otherwise have to

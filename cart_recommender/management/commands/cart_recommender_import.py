@@ -23,7 +23,7 @@ SHOWN_ERRORS = 50
 class Command(BaseCommand):
     help = (
         "Import behaviour events from a CSV file (plain or gzip'd) in the format described in "
-        "the README. Rows already imported are skipped, so re-running is safe."
+        "docs/recording.md. Rows already imported are skipped, so re-running is safe."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,4 +1,4 @@
-"""The README's settings table says exactly what cart_recommender/conf.py DEFAULTS holds."""
+"""The settings table of docs/settings.md says exactly what cart_recommender/conf.py DEFAULTS holds."""
 
 import json
 import re
@@ -6,11 +6,11 @@ from pathlib import Path
 
 from cart_recommender.conf import DEFAULTS
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+SETTINGS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 
 
 def table_rows() -> dict[str, str]:
-    text = README.read_text()
+    text = SETTINGS_PAGE.read_text()
     block = text.split("<!-- settings-table -->")[1].split("<!-- /settings-table -->")[0]
     rows = {}
     for line in block.splitlines():
