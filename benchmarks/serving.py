@@ -179,9 +179,7 @@ def _random_weights_version(out_dir: Path, seed: int):
     path = out_dir / "artifact.npz"
     export.save_artifact(path, items=log.items, arch=arch, params=params, constants=prepared["constants"])
     version = ModelVersion.objects.create(status="ready", serving_method="model")
-    name, size = artifacts.store_artifact(version.pk, path)
-    version.artifact, version.artifact_size = name, size
-    version.save(update_fields=["artifact", "artifact_size"])
+    artifacts.store_artifact(version, path)
     return version
 
 

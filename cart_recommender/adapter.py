@@ -24,6 +24,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from cart_recommender.conf import app_settings, get_product_model
+from cart_recommender.ml.csvformat import text_problem
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ class DefaultShopAdapter:
     def get_products_by_external_ids(self, ids: Iterable[str]) -> dict[str, models.Model]:
         """Map external ids to products; unknown ids are simply missing from the result."""
         key = self._field("external_id") or "pk"
-        wanted = list(dict.fromkeys(str(i) for i in ids))
+        # text no database can hold (NUL, lone surrogates) names no product: never query it
+        wanted = [i for i in dict.fromkeys(str(i) for i in ids) if text_problem(i) is None]
         found: dict[str, models.Model] = {}
         qs = self.product_queryset()
         for start in range(0, len(wanted), 500):

@@ -79,8 +79,11 @@ DEFAULTS: dict[str, Any] = {
     # "manual": staff always activate by hand; "always": every successful run goes live.
     "ACTIVATION_GATE": "auto",
     "GATE_METRIC": "ndcg@10",
-    # A training run whose heartbeat is older than this is taken as dead (worker killed).
-    "LOCK_TIMEOUT_SECONDS": 600,
+    # A training run whose heartbeat (every 5 s, from a thread of the worker) is older than this
+    # is taken as dead (worker killed) and marked failed; the next run may take the lock over.
+    "LOCK_TIMEOUT_SECONDS": 45,
+    # A queued run that no worker started within this many seconds is marked failed.
+    "QUEUE_TIMEOUT_SECONDS": 600,
     # Training parameters passed to the ML core; see cart_recommender.ml.
     # Any other key of cart_recommender.ml.config.TrainingConfig may be added here too.
     "TRAINING": {

@@ -92,6 +92,7 @@ class Event(models.Model):
         verbose_name = _("behaviour event")
         verbose_name_plural = _("behaviour events")
         ordering = ["-timestamp"]
+        permissions = [("ingest_events", "Can send events through the batch ingest API")]
         constraints = [
             models.UniqueConstraint(
                 fields=["idempotency_key"], name="cart_recommender_event_idempotency_key"
@@ -165,6 +166,10 @@ class ModelVersion(models.Model):
     )
     artifact = models.CharField(_("artifact path"), max_length=255, blank=True, default="")
     artifact_size = models.PositiveBigIntegerField(_("artifact size (bytes)"), default=0)
+    artifact_sha256 = models.CharField(
+        _("artifact SHA-256"), max_length=64, blank=True, default="",
+        help_text=_("Digest of the artifact as its run stored it; only a matching file is served."),
+    )
     duration_s = models.FloatField(_("duration (s)"), null=True, blank=True)
     log = models.TextField(_("log"), blank=True, default="")
     error = models.TextField(_("error"), blank=True, default="")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from cart_recommender.training import TrainingInProgress, request_retrain, run_training
+from cart_recommender.training import TrainingInProgress, lock, request_retrain, run_training
 from cart_recommender.training.requests import RETRAIN_TASK
 
 
@@ -28,3 +28,9 @@ def scheduled_retrain() -> int | None:
         return request_retrain().pk
     except TrainingInProgress:
         return None
+
+
+@shared_task(name="cart_recommender.expire_dead_runs", ignore_result=True)
+def expire_dead_runs() -> list[int]:
+    """End runs whose worker is gone (a beat entry every minute; light, any worker may run it)."""
+    return lock.expire_dead_runs()

@@ -5,7 +5,7 @@ Example: ``path("recommender/", include("cart_recommender.urls"))``.
 
 from django.urls import include, path
 
-from cart_recommender.events.beacon import beacon
+from cart_recommender.api.beacon import beacon
 from cart_recommender.serving.add_all import bundle_click
 
 app_name = "cart_recommender"

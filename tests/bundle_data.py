@@ -127,8 +127,6 @@ def activate_model(method: str = "model", seed: int = 0, note: str = ""):
             path, items=log.items, arch=prepared["arch"], params=params, constants=prepared["constants"]
         )
         version = ModelVersion.objects.create(status="ready", serving_method=method)
-        name, size = artifacts.store_artifact(version.pk, path)
-    version.artifact, version.artifact_size = name, size
-    version.save(update_fields=["artifact", "artifact_size"])
+        artifacts.store_artifact(version, path)
     registry.activate(version, note=note)
     return version

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from django.test import Client, override_settings
 
-from cart_recommender.events.beacon import MAX_BODY_BYTES, MAX_EVENTS
+from cart_recommender.api.beacon import MAX_BODY_BYTES, MAX_EVENTS
 from cart_recommender.models import Event
 from tests.testapp.models import Article
 

@@ -31,14 +31,14 @@ def make_user(name, *, staff=False, perm=False):
     user = get_user_model().objects.create_user(name, password="x", is_staff=staff)
     if perm:
         user.user_permissions.add(
-            Permission.objects.get(codename="add_event", content_type__app_label="cart_recommender")
+            Permission.objects.get(codename="ingest_events", content_type__app_label="cart_recommender")
         )
     return user
 
 
 @pytest.fixture
 def api():
-    """A client authenticated with a DRF token of a user holding add_event (not staff)."""
+    """A client authenticated with a DRF token of a user holding ingest_events (not staff)."""
     client = APIClient()
     token = Token.objects.create(user=make_user("feeder", perm=True))
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -68,16 +68,31 @@ def test_token_authenticated_batch_is_stored(api, pencil):
     assert Event.objects.get(event_type="view").session_key == "s-1"
 
 
-def test_staff_session_may_send(pencil):
+def test_a_session_with_the_permission_may_send(pencil):
     client = APIClient(enforce_csrf_checks=False)
-    client.force_login(make_user("boss", staff=True))
+    client.force_login(make_user("boss", staff=True, perm=True))
     assert post(client, [purchase()]).status_code == 200
     assert Event.objects.count() == 1
 
 
-def test_staff_session_needs_csrf_token(pencil):
+def test_staff_without_the_ingest_permission_are_refused(pencil):
+    """Being staff (or holding add_event) is not enough: ingested events can name any shopper."""
+    client = APIClient(enforce_csrf_checks=False)
+    careless = make_user("careless", staff=True)
+    careless.user_permissions.add(
+        Permission.objects.get(codename="add_event", content_type__app_label="cart_recommender"))
+    client.force_login(careless)
+    response = post(client, [purchase()])
+    assert response.status_code == 403 and "ingest_events" in response.json()["detail"]
+    superuser = APIClient(enforce_csrf_checks=False)
+    superuser.force_login(get_user_model().objects.create_superuser("root", password="x"))
+    assert post(superuser, [purchase()]).status_code == 200
+    assert Event.objects.count() == 1
+
+
+def test_session_needs_csrf_token(pencil):
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(make_user("boss", staff=True))
+    client.force_login(make_user("boss", staff=True, perm=True))
     assert post(client, [purchase()]).status_code == 403
     assert not Event.objects.exists()
 

@@ -181,7 +181,20 @@ def test_a_run_takes_over_the_lock_of_a_dead_worker():
     dead = ModelVersion.objects.create(status="training", heartbeat_at=START)
     lock.acquire_lock(dead)
     TrainingLock.objects.update(heartbeat_at=START)  # its worker was killed long ago
-    version = _train(BASELINES)
+    version = _train(BASELINES)  # asking for the run already ends the dead one and frees the lock
+    assert version.status == "active", version.error
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "worker stopped" in dead.error
+
+
+def test_a_run_takes_over_a_stale_lock_whose_holder_was_not_expired_yet():
+    make_orders(60)
+    dead = ModelVersion.objects.create(status="training", heartbeat_at=START)
+    version = training.create_version(params=BASELINES)
+    # the dead run holds a stale lock that nobody expired yet (its worker died just now)
+    lock.acquire_lock(dead)
+    TrainingLock.objects.update(heartbeat_at=START)
+    version = training.run_training(version.pk)
     assert version.status == "active", version.error
     assert f"took over the lock of v{dead.pk}" in version.log
     dead.refresh_from_db()

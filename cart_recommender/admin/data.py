@@ -7,13 +7,14 @@ warning for each minimum of :data:`cart_recommender.events.health.DATA_MINIMUMS`
 
 from __future__ import annotations
 
+import json
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -25,9 +26,9 @@ from django.utils.translation import gettext_lazy
 from cart_recommender.adapter import get_adapter
 from cart_recommender.admin.common import AdminMedia, nav_links
 from cart_recommender.admin.plots import Series, line_chart
-from cart_recommender.conf import app_settings
 from cart_recommender.events import health
 from cart_recommender.models import Event, EventType
+from cart_recommender.serving.cache import get_cache
 
 #: Window choices of the overview, in days (None = all data); the default is the first.
 WINDOWS = {"90": 90, "30": 30, "365": 365, "all": None}
@@ -122,13 +123,12 @@ def overview_data(since: datetime | None, last: datetime, first: datetime | None
     The cached numbers come with the window they were counted for (``since``, ``until``), the
     newest event id they include and whether counting them was slow.
     """
-    alias = app_settings.CACHE_ALIAS
     newest = Event.objects.aggregate(n=Max("pk"))["n"]
     window = "all" if since is None else str((last - since).days)
     key = f"cart_recommender:admin-overview:{window}"
-    cache = caches[alias] if alias else None
+    cache = get_cache()
     if cache is not None and not refresh:
-        cached = cache.get(key)
+        cached = _from_json(cache.get(key))
         if cached is not None and (cached["newest"] == newest or cached["slow"]):
             return cached
     started = time.monotonic()
@@ -159,5 +159,23 @@ def overview_data(since: datetime | None, last: datetime, first: datetime | None
     data["count_seconds"] = round(time.monotonic() - started, 1)
     data["slow"] = data["count_seconds"] > SLOW_COUNT_SECONDS
     if cache is not None:
-        cache.set(key, data, CACHE_SECONDS)
+        cache.set(key, json.dumps(data, cls=DjangoJSONEncoder), CACHE_SECONDS)
+    return data
+
+
+#: Values of :func:`overview_data` that JSON carries as text (see :mod:`cart_recommender.serving.cache`).
+_MOMENTS = ("computed_at", "since", "until")
+
+
+def _from_json(text: Any) -> dict[str, Any] | None:
+    """What :func:`overview_data` cached, with its dates restored; None for anything else."""
+    if not isinstance(text, str):
+        return None
+    try:
+        data = json.loads(text)
+        data["days"] = [date.fromisoformat(d) for d in data["days"]]
+        for name in _MOMENTS:
+            data[name] = datetime.fromisoformat(data[name]) if data[name] else None
+    except (ValueError, TypeError, KeyError):
+        return None
     return data

@@ -28,7 +28,7 @@ from cart_recommender.admin.activation import activation_context, gate_descripti
 from cart_recommender.admin.common import AdminMedia, can_activate, can_retrain, nav_links, schedule_url
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Activation, ModelVersion
-from cart_recommender.training import TrainingInProgress, request_cancel, request_retrain
+from cart_recommender.training import TrainingInProgress, lock, request_cancel, request_retrain
 
 Status = ModelVersion.Status
 
@@ -158,6 +158,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         }
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        lock.expire_dead_runs()  # a run whose worker was killed shows as failed, not running
         running = ModelVersion.objects.filter(status__in=shown.RUNNING).order_by("-pk").first()
         context = {
             **self._common_context(request),
@@ -169,6 +170,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> HttpResponse:
+        lock.expire_dead_runs()
         version = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if version is not None:
@@ -224,6 +226,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return require_GET(self._progress)(request, object_id)
 
     def _progress(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        lock.expire_dead_runs()  # the bar polls every few seconds: it notices a dead worker
         version = self._version(request, object_id)
         payload = shown.progress_payload(version)
         payload["url"] = self._change_url(version)
@@ -244,9 +247,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
                               messages.WARNING)
         else:
             request_cancel(version)
-            self.message_user(request, _("Asked v%(id)s to stop; it is marked cancelled when the "
-                                         "worker next checks (within one epoch).") % {"id": version.pk},
-                              messages.SUCCESS)
+            if version.status in shown.RUNNING:
+                text = _("Asked v%(id)s to stop; it is marked cancelled when its worker next checks "
+                         "(within seconds).")
+            else:
+                text = _("v%(id)s is cancelled.")
+            self.message_user(request, text % {"id": version.pk}, messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(version))
 
     def activate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

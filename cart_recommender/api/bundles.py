@@ -25,32 +25,32 @@ from rest_framework.views import APIView
 from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
 from cart_recommender.api.bundle_serializers import BundleRequestSerializer, BundleSerializer, ErrorSerializer
+from cart_recommender.api.inputs import (
+    BadInput,
+    BoundedJSONParser,
+    bounded_int,
+    clean_id,
+    id_problem,
+    shown,
+)
 from cart_recommender.conf import app_settings
 from cart_recommender.serving.bundle import BundleError
 from cart_recommender.serving.bundles import get_bundle
-from cart_recommender.serving.cart import Cart
+from cart_recommender.serving.cart import MAX_QUANTITY, Cart
 from cart_recommender.serving.catalog import lookup_external_ids
 
 SIZE_PARAM = OpenApiParameter("size", int, description="Items in the bundle (default BUNDLE_SIZE).")
 ERRORS = {400: ErrorSerializer}
 
 
-def _size(raw: Any) -> int | None:
-    if raw is None or raw == "":
+def _size(raw: Any, given: bool) -> int | None:
+    """The bundle size asked for; None when not given. ``?size=`` and ``null`` are no size."""
+    if not given:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise ValidationError(
-            {"size": [f"size must be an integer from 1 to {app_settings.MAX_BUNDLE_SIZE}."]}
-        )
     try:
-        size = int(raw)
-    except ValueError:
-        raise ValidationError({"size": [f"size must be an integer, not {raw!r}."]}) from None
-    if not 1 <= size <= app_settings.MAX_BUNDLE_SIZE:
-        raise ValidationError(
-            {"size": [f"size must be from 1 to {app_settings.MAX_BUNDLE_SIZE}, not {size}."]}
-        )
-    return size
+        return bounded_int(raw, "size", 1, app_settings.MAX_BUNDLE_SIZE)
+    except BadInput as exc:
+        raise ValidationError({"size": [f"{exc}."]}) from None
 
 
 def _resolve(quantities: dict[str, int]) -> Cart:
@@ -83,30 +83,46 @@ def _bundle_response(
     return Response(bundle.to_dict())
 
 
+def _bound_entries(count: int) -> None:
+    """Refuse absurd lists before reading them (a product may repeat, so allow some slack)."""
+    limit = 10 * app_settings.MAX_CART_ITEMS
+    if count > limit:
+        raise ValidationError({"items": [f"A cart may list at most {limit} entries, not {count}."]})
+
+
+def _item_id(value: Any, where: str) -> str:
+    try:
+        return clean_id(value, where)
+    except BadInput as exc:
+        raise ValidationError({"items": [f"{exc}."]}) from None
+
+
 def _parse_items(raw: Any) -> dict[str, int]:
     """``["A", {"id": "B", "quantity": 2}]`` -> ``{"A": 1, "B": 2}``; wrong types are a 400."""
     if not isinstance(raw, list):
         raise ValidationError({"items": ['items must be a list of ids or {"id", "quantity"} objects.']})
+    _bound_entries(len(raw))
     quantities: dict[str, int] = {}
     for n, entry in enumerate(raw):
-        if isinstance(entry, str):
-            ident, qty = entry, 1
+        if isinstance(entry, (str, int)) and not isinstance(entry, bool):
+            ident, qty = _item_id(entry, f"items[{n}]"), 1
         elif isinstance(entry, dict):
             extra = set(entry) - {"id", "quantity"}
             if extra:
-                raise ValidationError(
-                    {"items": [f"items[{n}] has unknown field(s): {', '.join(sorted(extra))}."]}
-                )
-            ident, qty = entry.get("id"), entry.get("quantity", 1)
-            if isinstance(ident, int) and not isinstance(ident, bool):
-                ident = str(ident)
-            if not isinstance(qty, int) or isinstance(qty, bool) or qty < 1:
-                raise ValidationError({"items": [f"items[{n}].quantity must be a positive integer."]})
+                names = ", ".join(sorted(shown(name) for name in extra))
+                raise ValidationError({"items": [f"items[{n}] has unknown field(s): {names}."]})
+            if "id" not in entry:
+                raise ValidationError({"items": [f"items[{n}] has no id."]})
+            ident = _item_id(entry["id"], f"items[{n}].id")
+            try:
+                qty = bounded_int(entry.get("quantity", 1), "quantity", 1, MAX_QUANTITY, text=False)
+            except BadInput:
+                raise ValidationError({"items": [
+                    f"items[{n}].quantity must be a positive integer of at most {MAX_QUANTITY:,}."
+                ]}) from None
         else:
             raise ValidationError({"items": [f"items[{n}] must be an id string or an object with an id."]})
-        if not isinstance(ident, str) or not ident.strip():
-            raise ValidationError({"items": [f"items[{n}].id must be a non-empty string."]})
-        quantities[ident.strip()] = quantities.get(ident.strip(), 0) + qty
+        quantities[ident] = min(quantities.get(ident, 0) + qty, MAX_QUANTITY)
     return quantities
 
 
@@ -114,6 +130,7 @@ class BundleView(APIView):
     """The bundle that completes a cart the caller describes."""
 
     permission_classes = [AllowAny]
+    parser_classes = [BoundedJSONParser]
     #: False computes every bundle afresh (a subclass for benchmarks and diagnostics).
     use_cache = True
 
@@ -136,12 +153,14 @@ class BundleView(APIView):
     def get(self, request: Request) -> Response:
         raw = [part for value in request.query_params.getlist("items") for part in value.split(",")]
         ids = [part.strip() for part in raw if part.strip()]
-        if not ids and "items" not in request.query_params:
+        if "items" not in request.query_params:
             raise ValidationError({"items": ["Give the cart's product ids: ?items=ID1,ID2."]})
+        _bound_entries(len(ids))
         quantities: dict[str, int] = {}
-        for ident in ids:
+        for n, ident in enumerate(ids):
+            ident = _item_id(ident, f"items[{n}]")
             quantities[ident] = quantities.get(ident, 0) + 1
-        size = _size(request.query_params.get("size"))
+        size = _size(request.query_params.get("size"), "size" in request.query_params)
         return _bundle_response(request, _resolve(quantities), size, use_cache=self.use_cache)
 
     @extend_schema(
@@ -160,12 +179,13 @@ class BundleView(APIView):
         extra = set(data) - {"items", "size"}
         if extra:
             raise ValidationError(
-                {"detail": f"Unknown field(s): {', '.join(sorted(extra))}; expected items and size."}
+                {"detail": f"Unknown field(s): {', '.join(sorted(map(shown, extra)))}; "
+                           "expected items and size."}
             )
         if "items" not in data:
             raise ValidationError({"items": ["This field is required."]})
         quantities = _parse_items(data["items"])
-        size = _size(data.get("size"))
+        size = _size(data.get("size"), "size" in data)
         return _bundle_response(request, _resolve(quantities), size, use_cache=self.use_cache)
 
 
@@ -181,7 +201,7 @@ class MyCartBundleView(APIView):
         tags=["bundles"],
     )
     def get(self, request: Request) -> Response:
-        size = _size(request.query_params.get("size"))
+        size = _size(request.query_params.get("size"), "size" in request.query_params)
         cart = Cart.of(get_adapter().get_cart(request._request))
         if len(cart) > app_settings.MAX_CART_ITEMS:
             cart = Cart(dict(list(cart.items())[: app_settings.MAX_CART_ITEMS]))
@@ -200,8 +220,10 @@ class BoughtTogetherView(APIView):
         tags=["bundles"],
     )
     def get(self, request: Request, product_id: str) -> Response:
+        if id_problem(product_id) is not None:
+            raise NotFound("No product has this id.")
+        size = _size(request.query_params.get("size"), "size" in request.query_params)
         found, unknown = lookup_external_ids([product_id])
         if unknown:
             raise NotFound(f"Unknown product id: {product_id}.")
-        size = _size(request.query_params.get("size"))
         return _bundle_response(request, Cart({found[product_id]: 1}), size, personal=False)

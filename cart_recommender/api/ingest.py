@@ -5,8 +5,9 @@ Each event is validated on its own: the good ones are stored, every bad one is r
 its index and reason, and an event whose ``idempotency_key`` is already stored is reported as
 a duplicate instead of being stored again, so a batch retried after a timeout is safe.
 
-Callers authenticate with a DRF token (``Authorization: Token ...``) or a staff session, and
-need ``is_staff`` or the ``cart_recommender.add_event`` permission.
+Callers authenticate with a DRF token (``Authorization: Token ...``) or a session, and need the
+``cart_recommender.ingest_events`` permission: events sent here name any shopper and steer what
+the next model learns, so being staff is not enough (superusers hold every permission).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cart_recommender.api.ingest_serializers import (
     IngestEventSerializer,
     IngestResultSerializer,
 )
+from cart_recommender.api.inputs import BoundedJSONParser
 from cart_recommender.conf import app_settings
 from cart_recommender.events.writer import write_events
 from cart_recommender.models import Event, EventSource
@@ -44,16 +46,20 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
-class CanIngestEvents(BasePermission):
-    """Staff, or anyone holding the ``cart_recommender.add_event`` permission."""
+#: The one permission that lets an account send events for any shopper.
+INGEST_PERMISSION = "cart_recommender.ingest_events"
 
-    message = "Sending events needs staff status or the cart_recommender.add_event permission."
+
+class CanIngestEvents(BasePermission):
+    """Holders of :data:`INGEST_PERMISSION`."""
+
+    message = f"Sending events needs the {INGEST_PERMISSION} permission."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(
             user and user.is_authenticated
-            and (user.is_staff or user.has_perm("cart_recommender.add_event"))
+            and user.has_perm(INGEST_PERMISSION)
         )
 
 
@@ -105,6 +111,7 @@ class IngestEventsView(APIView):
     """Store a batch of behaviour events; report duplicates and rejected events by index."""
 
     permission_classes = [CanIngestEvents]
+    parser_classes = [BoundedJSONParser]
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return ingest_authenticators()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from cart_recommender.models import Event, EventType
+from cart_recommender.serving.cart import MAX_QUANTITY
 
 #: How far in the future a timestamp may lie (clock skew between the shop's servers and ours).
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -40,7 +41,7 @@ class IngestEventSerializer(serializers.Serializer):
         max_length=_max_length("order_ref"), required=False, allow_blank=True, default="",
         help_text="Required for purchases: the order (basket) the line belongs to.",
     )
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
     price = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True, default=None,
         help_text="Unit price.",

@@ -38,7 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 
 from cart_recommender.adapter import get_adapter
-from cart_recommender.events.row_writer import EventRowWriter, EventTuple
+from cart_recommender.events.row_writer import EventRecord, EventRowWriter
 from cart_recommender.events.writer import stored_keys
 from cart_recommender.ml.csvformat import EventRow, RowError, read_events
 from cart_recommender.models import Event, EventSource
@@ -267,33 +267,34 @@ class EventImporter:
             self._row_writer.tune_connection()
         return self._row_writer
 
-    def _drop_duplicates(self, rows: list[EventTuple]) -> list[EventTuple]:
+    def _drop_duplicates(self, rows: list[EventRecord]) -> list[EventRecord]:
         """Rows whose key is neither stored already nor repeated earlier in the batch.
 
         A dry run also remembers the keys it has seen, so a file that repeats a row in two
         batches is counted as a real run would store it.
         """
-        taken = stored_keys(row[9] for row in rows) | self._seen_in_dry_run
-        fresh: list[EventTuple] = []
+        taken = stored_keys(row.idempotency_key for row in rows) | self._seen_in_dry_run
+        fresh: list[EventRecord] = []
         for row in rows:
-            if row[9] not in taken:
-                taken.add(row[9])
+            if row.idempotency_key not in taken:
+                taken.add(row.idempotency_key)
                 fresh.append(row)
         if self.dry_run:
-            self._seen_in_dry_run.update(row[9] for row in fresh)
+            self._seen_in_dry_run.update(row.idempotency_key for row in fresh)
         return fresh
 
-    def _tuple(self, row: EventRow, created: dict[str, Any]) -> EventTuple:
+    def _tuple(self, row: EventRow, created: dict[str, Any]) -> EventRecord:
         pk = self._products.get(row.item_id, created.get(row.item_id))
-        return (
-            row.event,
-            None if pk is _WOULD_CREATE else pk,
-            row.user_id,
-            row.session_id,
-            row.order_id,
-            row.quantity,
-            row.price.quantize(_CENT) if row.price is not None else None,
-            row.timestamp,
-            EventSource.IMPORT.value,
-            row_key(row),
+        return EventRecord(
+            event_type=row.event,
+            product=None if pk is _WOULD_CREATE else pk,
+            user=None,
+            shopper_ref=row.user_id,
+            session_key=row.session_id,
+            order_ref=row.order_id,
+            quantity=row.quantity,
+            unit_price=row.price.quantize(_CENT) if row.price is not None else None,
+            timestamp=row.timestamp,
+            source=EventSource.IMPORT.value,
+            idempotency_key=row_key(row),
         )

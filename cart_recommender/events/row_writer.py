@@ -1,10 +1,14 @@
-"""The importer's database writer: many event rows per statement, without building models.
+"""Writing event rows: many per statement, without building models, each key at most once.
 
 ``bulk_create`` prepares every field of every model instance in Python, which caps an import
-at a few thousand rows a second. An import writes rows that are already validated, so this
-module sends plain tuples through one prepared ``INSERT ... ON CONFLICT DO NOTHING`` with
-``executemany``; the conflict clause covers only the unique idempotency key (a row that
-breaks any other constraint still raises and rolls back its batch).
+at a few thousand rows a second. The rows written here are validated already, so they go as
+plain tuples (:class:`EventRecord`) through multi-row ``INSERT ... ON CONFLICT DO NOTHING``
+statements; the conflict clause covers only the unique idempotency key (a row that breaks any
+other constraint still raises and rolls back its batch).
+
+On PostgreSQL and SQLite the insert can also say which rows it stored (``RETURNING``): the
+batch writer of the beacon and the ingest API (:mod:`cart_recommender.events.writer`) uses that
+to report exact counts when two requests race to store the same key.
 """
 
 from __future__ import annotations
@@ -12,27 +16,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connections, router
 from django.db.models.constants import OnConflict
 
 from cart_recommender.models import Event
 
-#: The columns an imported row fills, in the order of :class:`EventTuple`.
-FIELDS = (
-    "event_type", "product", "shopper_ref", "session_key", "order_ref", "quantity",
-    "unit_price", "timestamp", "source", "idempotency_key",
-)
-#: Rows per multi-row INSERT on PostgreSQL (10 parameters a row, far below its 65,535).
+
+class EventRecord(NamedTuple):
+    """One event row as plain values; ``product`` and ``user`` are primary keys."""
+
+    event_type: str
+    product: Any
+    user: Any
+    shopper_ref: str
+    session_key: str
+    order_ref: str
+    quantity: int
+    unit_price: Decimal | None
+    timestamp: datetime
+    source: str
+    idempotency_key: str | None
+
+
+#: Rows per multi-row INSERT: 11 parameters a row stays below every backend's limit
+#: (PostgreSQL 65,535; SQLite 32,766 since 3.32).
 ROWS_PER_STATEMENT = 1000
 #: Page cache (KiB) an import asks SQLite for; see :meth:`EventRowWriter.tune_connection`.
 SQLITE_CACHE_KIB = 128 * 1024
-EventTuple = tuple[str, Any, str, str, str, int, Decimal | None, datetime, str, str]
+#: Backends whose INSERT can return the keys it stored.
+RETURNING_VENDORS = ("postgresql", "sqlite")
 
 
 class EventRowWriter:
-    """Writes :data:`EventTuple` rows to the events table of the database Event writes to."""
+    """Writes :class:`EventRecord` rows to the events table of the database Event writes to."""
 
     def __init__(self) -> None:
         self.alias = router.db_for_write(Event)
@@ -40,28 +58,24 @@ class EventRowWriter:
         ops = connection.ops
         quote = ops.quote_name
         meta = Event._meta
-        columns = ", ".join(quote(meta.get_field(name).column) for name in FIELDS)
-        placeholders = ", ".join(["%s"] * len(FIELDS))
+        columns = ", ".join(quote(meta.get_field(name).column) for name in EventRecord._fields)
+        self.group = "(" + ", ".join(["%s"] * len(EventRecord._fields)) + ")"
         table = quote(meta.db_table)
-        self._multi_row = None
-        if connection.vendor == "postgresql":
-            # Django's psycopg cursors bind client-side, so executemany() makes the server parse
-            # one INSERT per row. One statement per 1,000 rows halved the server's CPU time for
-            # 100,000 rows (12 s against 21-24 s), for a little more CPU on the client.
-            self._multi_row = (
-                f"INSERT INTO {table} ({columns}) VALUES {{values}} ON CONFLICT DO NOTHING",
-                f"({placeholders})",
-            )
-        if connection.vendor in ("sqlite", "postgresql"):
+        self.vendor = connection.vendor
+        if self.vendor in RETURNING_VENDORS:
             # Only the unique key may conflict; SQLite's "INSERT OR IGNORE" would also drop
-            # rows that break NOT NULL or CHECK constraints, silently.
-            self.sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+            # rows that break NOT NULL or CHECK constraints, silently. Django's psycopg cursors
+            # bind client-side, so executemany() would make PostgreSQL parse one INSERT per row:
+            # one statement per 1,000 rows halved the server's CPU time for 100,000 rows.
+            self.sql = f"INSERT INTO {table} ({columns}) VALUES {{values}} ON CONFLICT DO NOTHING"
+            self.returning = f" RETURNING {quote(meta.get_field('idempotency_key').column)}"
         else:
             suffix = ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], []) or ""
             self.sql = (
                 f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {table} ({columns}) "
-                f"VALUES ({placeholders}) {suffix}"
+                f"VALUES {{values}} {suffix}"
             ).strip()
+            self.returning = ""
         self._adapt_datetime = ops.adapt_datetimefield_value
         self._adapt_decimal = ops.adapt_decimalfield_value
         self._times: dict[datetime, Any] = {}
@@ -70,21 +84,21 @@ class EventRowWriter:
         self._products: dict[Any, Any] = {}
         self._saved_cache_size: int | None = None
 
-    def _prepare(self, row: EventTuple) -> tuple[Any, ...]:
-        when = row[7]
+    def _prepare(self, row: EventRecord) -> tuple[Any, ...]:
+        when = row.timestamp
         adapted = self._times.get(when)
         if adapted is None:
             if len(self._times) > 100_000:
                 self._times.clear()
             adapted = self._times[when] = self._adapt_datetime(when)
-        product = self._products.get(row[1])
+        product = self._products.get(row.product)
         if product is None:
-            product = self._products[row[1]] = self._adapt_product(row[1])
-        price = row[6]
+            product = self._products[row.product] = self._adapt_product(row.product)
+        price = row.unit_price
         return (
-            row[0], product, row[2], row[3], row[4], row[5],
-            None if price is None else self._adapt_decimal(price, 12, 2),
-            adapted, row[8], row[9],
+            row.event_type, product, row.user, row.shopper_ref, row.session_key, row.order_ref,
+            row.quantity, None if price is None else self._adapt_decimal(price, 12, 2),
+            adapted, row.source, row.idempotency_key,
         )
 
     def tune_connection(self) -> None:
@@ -124,17 +138,25 @@ class EventRowWriter:
             elif connection.vendor == "sqlite":
                 cursor.execute("PRAGMA optimize")
 
-    def insert(self, rows: Sequence[EventTuple]) -> None:
-        """Insert ``rows`` (call inside the batch's transaction)."""
+    def insert(self, rows: Sequence[EventRecord], *, returning: bool = False) -> list[str | None] | None:
+        """Insert ``rows`` (call inside the batch's transaction).
+
+        With ``returning`` (PostgreSQL and SQLite only) the result lists the idempotency key of
+        every row actually stored, ``None`` for each stored row without a key; rows skipped
+        because their key was taken meanwhile are missing from it. Else the result is None.
+        """
+        if returning and not self.returning:
+            raise ValueError(f"{self.vendor} cannot say which rows an insert stored")
+        stored: list[str | None] = []
         if not rows:
-            return
+            return stored if returning else None
         prepared = [self._prepare(row) for row in rows]
+        tail = self.returning if returning else ""
         with connections[self.alias].cursor() as cursor:
-            if self._multi_row is None:
-                cursor.executemany(self.sql, prepared)
-                return
-            statement, group = self._multi_row
             for start in range(0, len(prepared), ROWS_PER_STATEMENT):
                 chunk = prepared[start : start + ROWS_PER_STATEMENT]
-                sql = statement.format(values=", ".join([group] * len(chunk)))
+                sql = self.sql.format(values=", ".join([self.group] * len(chunk))) + tail
                 cursor.execute(sql, [value for row in chunk for value in row])
+                if returning:
+                    stored.extend(key for (key,) in cursor.fetchall())
+        return stored if returning else None

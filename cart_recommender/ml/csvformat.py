@@ -27,6 +27,8 @@ COLUMNS = (
     "quantity", "price", "item_name", "category",
 )
 REQUIRED_COLUMNS = ("timestamp", "event", "item_id")
+#: Columns kept as text (ids and names): checked by :func:`text_problem`.
+TEXT_COLUMNS = ("user_id", "session_id", "item_id", "order_id", "item_name", "category")
 EVENT_TYPES = ("view", "click", "add_to_cart", "remove_from_cart", "purchase")
 CATEGORY_SEPARATOR = " > "
 
@@ -59,12 +61,32 @@ class FormatError(ValueError):
 
 
 def open_text(path: str | Path) -> IO[str]:
-    """Open a plain or gzip'd CSV as text (by content, not by name)."""
+    """Open a plain or gzip'd CSV as text (by content, not by name).
+
+    Bytes that are not UTF-8 are kept as lone surrogates (``surrogateescape``), so the row that
+    holds them is reported as a bad row by :func:`text_problem` instead of the whole file
+    failing to decode.
+    """
     raw = open(path, "rb")
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8-sig", newline="")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or None when it can.
+
+    The one rule for every id and name that comes from outside (a CSV row, a JSON body, a URL):
+    PostgreSQL text cannot hold a NUL character, and a lone surrogate (from a JSON ``\\ud800``
+    escape or bytes that are not UTF-8) cannot be encoded at all.
+    """
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (a lone surrogate or bytes that are not UTF-8)"
+    return None
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -84,6 +106,10 @@ def parse_row(line: int, record: dict[str, str | None]) -> EventRow | RowError:
     def get(name: str) -> str:
         return (record.get(name) or "").strip()
 
+    for name in TEXT_COLUMNS:
+        problem = text_problem(get(name))
+        if problem:
+            return RowError(line, f"{name} {problem}")
     event = get("event")
     if event not in EVENT_TYPES:
         return RowError(line, f"unknown event {event!r} (expected one of {', '.join(EVENT_TYPES)})")
@@ -190,6 +216,11 @@ def _fast_valid_number(cache: dict[str, bool], raw: str, is_price: bool) -> bool
     return ok
 
 
+def _plain_text(*values: str) -> bool:
+    """Whether every value is storable text: :func:`text_problem` once on them all (one call a row)."""
+    return text_problem("".join(values)) is None
+
+
 def read_event_fields(path: str | Path) -> Iterator[EventFields | RowError]:
     """Like :func:`read_events`, with the same validation, yielding :data:`EventFields` tuples.
 
@@ -243,6 +274,7 @@ def read_event_fields_from(handle: IO[str]) -> Iterator[EventFields | RowError]:
             times[ts] = when
         if (
             event in _EVENT_SET and item and (user or session)
+            and _plain_text(user, session, item, order)
             and (order or event != "purchase") and when is not None
             and (not qty or _fast_valid_number(quantities, qty, False))
             and (not price or _fast_valid_number(prices, price, True))

@@ -15,8 +15,10 @@ Layout of the file (every entry a plain numeric or unicode array):
   ``to_arrays()``), returned untouched in :attr:`ServingModel.extras`.
 
 Files are written to a temporary name beside the target and moved into place with
-``os.replace``, so a reader never sees half an artifact. Loading uses ``allow_pickle=False``
-and checks every shape against the manifest, so a wrong or tampered file fails loudly.
+``os.replace``, so a reader never sees half an artifact. Loading uses ``allow_pickle=False``,
+checks every shape against the manifest and every weight for NaN and infinity, so a wrong or
+tampered file fails loudly (the Django side also checks the file's SHA-256, see
+:mod:`cart_recommender.registry.artifacts`).
 """
 
 from __future__ import annotations
@@ -218,6 +220,10 @@ def read_artifact(source: str | Path | IO[bytes]) -> Artifact:
             raise ArtifactError("item ids must be stored as a unicode array")
         popularity = _array(data, "stat/popularity", (n,), np.float32)
         extras = {key[len("extra/") :]: data[key] for key in data.files if key.startswith("extra/")}
+    for name, array in (*params.items(), *constants.items(), ("popularity", popularity)):
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            # NaN weights score every item NaN: bundles would silently fall back to popularity
+            raise ArtifactError(f"{name!r} holds NaN or infinite values")
     for array in (*params.values(), *constants.values(), popularity):
         array.setflags(write=False)
     return Artifact(items=tuple(items.tolist()), arch=arch, manifest=manifest, params=params,

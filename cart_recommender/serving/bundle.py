@@ -8,7 +8,8 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +28,11 @@ class BundleItem:
     score: float
     reason: str
     source: str
+
+    def _typed(self) -> BundleItem:
+        """This item with the types JSON could not carry (the price) restored."""
+        price = None if self.price is None else Decimal(self.price)
+        return replace(self, price=price, score=float(self.score))
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,37 @@ class Bundle:
             "model_version": self.model_version,
             "method": self.method,
         }
+
+
+    def to_json(self) -> str:
+        """The whole bundle as JSON text: what the cache stores (see :mod:`.cache`)."""
+        values = {name: getattr(self, name) for name in _BUNDLE_FIELDS}
+        values["items"] = [[getattr(item, name) for name in _ITEM_FIELDS] for item in self.items]
+        return json.dumps(values, default=str, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: Any) -> Bundle | None:
+        """The bundle :meth:`to_json` wrote, or None for anything else (a stale or foreign value)."""
+        if not isinstance(text, str):
+            return None
+        try:
+            raw = json.loads(text)
+            items = tuple(
+                BundleItem(**dict(zip(_ITEM_FIELDS, row, strict=True)))._typed() for row in raw["items"]
+            )
+            values = {name: raw[name] for name in _BUNDLE_FIELDS if name != "items"}
+            for name in _MONEY:
+                if values[name] is not None:
+                    values[name] = Decimal(values[name])
+            return cls(items=items, **values)
+        except (ValueError, TypeError, KeyError, ArithmeticError):
+            return None
+
+
+_ITEM_FIELDS = tuple(f.name for f in fields(BundleItem))
+_BUNDLE_FIELDS = tuple(f.name for f in fields(Bundle))
+_MONEY = ("total", "discount_percent", "discount", "total_after_discount", "cart_total",
+          "free_shipping_threshold")
 
 
 class BundleError(ValueError):

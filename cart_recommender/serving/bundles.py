@@ -25,12 +25,11 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.core.cache import caches
-
 from cart_recommender import shoppers
 from cart_recommender.conf import app_settings
 from cart_recommender.serving import catalog, fallbacks, reasons, scoring, sellable, state
 from cart_recommender.serving.bundle import Bundle, BundleError, BundleItem
+from cart_recommender.serving.cache import get_cache
 from cart_recommender.serving.cart import Cart
 from cart_recommender.serving.catalog import CatalogSnapshot
 from cart_recommender.serving.history import HistoryEvent, shopper_history
@@ -83,16 +82,16 @@ def get_bundle(
     elif shopper is None:
         shopper = shoppers.of_user(user, session_key or "")
     serving = state.get_state()
-    alias = app_settings.CACHE_ALIAS if use_cache else None
+    store = get_cache() if use_cache else None
     cache_key = None
-    if alias:
+    if store is not None:
         cache_key = _cache_key(serving.token, size, shopper.key, cart)
-        cached = caches[alias].get(cache_key)
+        cached = Bundle.from_json(store.get(cache_key))
         if cached is not None:
             return cached
     bundle = _build(serving, catalog.get_snapshot(), cart, shopper, size)
-    if cache_key is not None:
-        caches[alias].set(cache_key, bundle, app_settings.CACHE_TIMEOUT)
+    if store is not None:
+        store.set(cache_key, bundle.to_json(), app_settings.CACHE_TIMEOUT)
     return bundle
 
 

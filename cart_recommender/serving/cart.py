@@ -20,6 +20,10 @@ from typing import Any
 
 from cart_recommender.adapter import CartLine
 
+#: Most units of one product a cart line may hold; more are counted as this many (a bundle's
+#: totals stay exact decimals, and no shop sells a million of one thing to one shopper).
+MAX_QUANTITY = 1_000_000
+
 
 class Cart(Mapping[str, int]):
     """An immutable ``{product key: quantity}``, in the order the products were first added."""
@@ -29,7 +33,8 @@ class Cart(Mapping[str, int]):
     def __init__(self, quantities: Mapping[str, int] | None = None) -> None:
         self._quantities: dict[str, int] = {}
         for key, quantity in (quantities or {}).items():
-            self._quantities[str(key)] = self._quantities.get(str(key), 0) + max(int(quantity), 1)
+            total = self._quantities.get(str(key), 0) + max(int(quantity), 1)
+            self._quantities[str(key)] = min(total, MAX_QUANTITY)
 
     @classmethod
     def of(cls, entries: Cart | Iterable[Any]) -> Cart:

@@ -1,8 +1,12 @@
 """The training lock: one run at a time across workers and hosts, with a heartbeat.
 
 Training runs are serialised by the single :class:`~cart_recommender.models.TrainingLock` row.
-The holder refreshes a heartbeat while it works; a lock whose heartbeat is older than
-``LOCK_TIMEOUT_SECONDS`` belonged to a worker that died and may be taken over. Taking the lock
+The holder refreshes a heartbeat every :data:`HEARTBEAT_EVERY_S` seconds from a thread of its
+own (:class:`Heartbeat`), whatever the run is busy with; a lock whose heartbeat is older than
+``LOCK_TIMEOUT_SECONDS`` belonged to a worker that died and may be taken over, and
+:func:`expire_dead_runs` marks such runs failed (the admin, the next retrain request and the
+``cart_recommender.expire_dead_runs`` task call it, so a killed worker's run ends within a
+minute). Taking the lock
 is a compare-and-swap ``UPDATE ... WHERE holder = <the holder we read>``, which is atomic on
 every database Django supports (PostgreSQL additionally locks the row while we read it).
 
@@ -14,9 +18,11 @@ Example::
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +31,11 @@ from cart_recommender.models import ModelVersion, TrainingLock
 
 LOCK_NAME = "training"
 Status = ModelVersion.Status
+logger = logging.getLogger(__name__)
+#: Seconds between the heartbeats of a live run (LOCK_TIMEOUT_SECONDS must be several of these).
+HEARTBEAT_EVERY_S = 5.0
+#: A run that missed this many heartbeats is taken as gone when staff cancel it.
+MISSED_BEATS_GONE = 3
 
 
 def _lock_row() -> TrainingLock:
@@ -102,15 +113,102 @@ def release_lock(version: ModelVersion) -> None:
     TrainingLock.objects.filter(name=LOCK_NAME, holder=version).update(holder=None, heartbeat_at=None)
 
 
-def mark_worker_stopped(version: ModelVersion) -> None:
-    """Mark a run whose worker died (its heartbeat went stale) as failed."""
+def mark_worker_stopped(version: ModelVersion, message: str | None = None,
+                        status: str = Status.FAILED) -> bool:
+    """End a run whose worker is gone (``failed`` unless told otherwise); False if it had ended."""
     now = timezone.now()
-    message = (
+    message = message or (
         "worker stopped: no heartbeat for more than "
         f"{app_settings.LOCK_TIMEOUT_SECONDS} s (the worker was killed or lost)"
     )
     marked = ModelVersion.objects.filter(pk=version.pk, status__in=[Status.QUEUED, Status.TRAINING]).update(
-        status=Status.FAILED, error=message, finished_at=now,
+        status=status, error=message if status == Status.FAILED else "", finished_at=now,
+        progress={"stage": str(status)},
     )
     if marked:
         ModelVersion.objects.filter(pk=version.pk).append_log(message)
+        release_lock(version)
+    return bool(marked)
+
+
+def queue_stale_before(now: datetime | None = None) -> datetime:
+    """A queued run created before this was never picked up by a worker."""
+    return (now or timezone.now()) - timedelta(seconds=app_settings.QUEUE_TIMEOUT_SECONDS)
+
+
+def expire_dead_runs() -> list[int]:
+    """End every run whose worker is gone; return their ids.
+
+    A training run is dead when its heartbeat is older than ``LOCK_TIMEOUT_SECONDS``; a queued
+    run when no worker started it within ``QUEUE_TIMEOUT_SECONDS`` (none is running on the
+    training queue, or the message was lost). Cheap: one indexed query when nothing is dead.
+    """
+    now = timezone.now()
+    dead = ModelVersion.objects.filter(
+        Q(status=Status.TRAINING) & (Q(heartbeat_at__lt=stale_before(now)) | Q(heartbeat_at__isnull=True))
+        | Q(status=Status.QUEUED, created_at__lt=queue_stale_before(now))
+    )
+    ended = []
+    for version in dead:
+        if version.status == Status.QUEUED:
+            message = (f"no worker started this run within {app_settings.QUEUE_TIMEOUT_SECONDS} s: is a "
+                       f"Celery worker consuming the {app_settings.TRAINING_QUEUE!r} queue?")
+        else:
+            message = None
+        if mark_worker_stopped(version, message):
+            ended.append(version.pk)
+    if ended:
+        logger.warning("cart_recommender: ended training runs whose worker is gone: %s", ended)
+    return ended
+
+
+def worker_gone(version: ModelVersion, now: datetime | None = None) -> bool:
+    """Whether a training run missed :data:`MISSED_BEATS_GONE` heartbeats in a row."""
+    if version.heartbeat_at is None:
+        return True
+    silence = timedelta(seconds=HEARTBEAT_EVERY_S * MISSED_BEATS_GONE)
+    return version.heartbeat_at < (now or timezone.now()) - silence
+
+
+class Heartbeat:
+    """Beats for a run every :data:`HEARTBEAT_EVERY_S` seconds from a thread of its own.
+
+    The run's own work (reading a million events, an item-to-item solve, a Keras epoch) can
+    keep its thread busy for minutes; this thread keeps the lock fresh meanwhile, and stops
+    beating the moment the process dies, which is what tells a dead worker from a busy one.
+    ``lost`` turns true when another worker took the lock over.
+
+    A run inside a caller's transaction (a test, say) gets no thread (``active`` False): its
+    rows are invisible to any other connection, so the run beats in line instead.
+    """
+
+    def __init__(self, version: ModelVersion, every: float = HEARTBEAT_EVERY_S) -> None:
+        self.version = version
+        self.every = every
+        self.lost = False
+        self.active = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cart-recommender-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self.active = not transaction.get_connection().in_atomic_block
+        if self.active:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            self._stop.set()
+            self._thread.join(timeout=self.every + 5)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    if not heartbeat(self.version):
+                        self.lost = True
+                        return
+                except DatabaseError:  # a blip: the next beat tries again
+                    logger.exception("cart_recommender: heartbeat of v%s failed", self.version.pk)
+        finally:
+            connections.close_all()  # this thread's own connection

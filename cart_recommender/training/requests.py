@@ -30,12 +30,11 @@ RETRAIN_TASK = "cart_recommender.retrain"
 
 
 def busy_version() -> ModelVersion | None:
-    """A queued or training run whose heartbeat is fresh, if any."""
-    return (
-        ModelVersion.objects.filter(status__in=BUSY, heartbeat_at__gte=lock.stale_before())
-        .order_by("-pk")
-        .first()
+    """A run that is training with a fresh heartbeat, or queued and not yet given up, if any."""
+    alive = Q(status=Status.TRAINING, heartbeat_at__gte=lock.stale_before()) | Q(
+        status=Status.QUEUED, created_at__gte=lock.queue_stale_before()
     )
+    return ModelVersion.objects.filter(alive).order_by("-pk").first()
 
 
 def request_retrain(user: Any = None, *, params: dict[str, Any] | None = None) -> ModelVersion:
@@ -72,27 +71,30 @@ def create_version(user: Any = None, *, params: dict[str, Any] | None = None) ->
 def _queue_version(user: Any, params: dict[str, Any] | None, **fields: Any) -> ModelVersion:
     """Create a queued version under the lock row, unless another run is alive (one at a time)."""
     lock.lock_row_for_update()
+    lock.expire_dead_runs()
     busy = busy_version()
     if busy is not None:
         raise TrainingInProgress(busy)
-    _expire_dead_runs()
     return ModelVersion.objects.create(
         status=Status.QUEUED, requested_by=user, params=training_params(params),
         heartbeat_at=timezone.now(), progress={"stage": "queued"}, **fields,
     )
 
 
-def _expire_dead_runs() -> None:
-    """Runs left queued/training by a dead worker (stale heartbeat) are marked failed."""
-    for version in ModelVersion.objects.filter(status__in=BUSY).filter(
-        Q(heartbeat_at__lt=lock.stale_before()) | Q(heartbeat_at__isnull=True)
-    ):
-        lock.mark_worker_stopped(version)
-
-
 def request_cancel(version: ModelVersion) -> None:
-    """Ask a run to stop: a queued run is cancelled at once, a training one at its next check."""
+    """Ask a run to stop: a queued run is cancelled at once, a training one at its next check.
+
+    A training run whose worker is gone (it missed several heartbeats) is cancelled at once
+    too: nobody would ever read the request.
+    """
     now = timezone.now()
+    if version.status == Status.TRAINING and lock.worker_gone(version, now):
+        lock.mark_worker_stopped(
+            version, "cancelled by staff; its worker had stopped (no heartbeat for "
+            f"{lock.HEARTBEAT_EVERY_S * lock.MISSED_BEATS_GONE:.0f} s)", status=Status.CANCELLED,
+        )
+        version.refresh_from_db()
+        return
     ModelVersion.objects.filter(pk=version.pk, status__in=BUSY).update(cancel_requested=True)
     cancelled = ModelVersion.objects.filter(pk=version.pk, status=Status.QUEUED).update(
         status=Status.CANCELLED, finished_at=now, progress={"stage": "cancelled"},

@@ -69,27 +69,28 @@ def run_training(
         return ModelVersion.objects.get(pk=version_id)
     if other is not None:
         _log(version.pk, f"took over the lock of v{other.pk}, whose worker stopped")
-    run = TrainingRun(version, progress=progress)
     started = time.monotonic()
-    try:
-        with tempfile.TemporaryDirectory(prefix="cart-train-") as tmp:
-            run.execute(Path(tmp))
-    except Cancelled:
-        run.finish(Status.CANCELLED, "cancelled by staff", duration=time.monotonic() - started)
-    except KeyboardInterrupt:  # Ctrl-C in the management command
-        run.finish(Status.CANCELLED, "interrupted", duration=time.monotonic() - started)
-        raise
-    except Exception as exc:  # noqa: BLE001  (every failure must leave a readable record)
-        detail = traceback.format_exc()
-        run.finish(Status.FAILED, f"failed: {exc}", duration=time.monotonic() - started,
-                   error=f"{type(exc).__name__}: {exc}\n\n{detail}")
-    else:
-        # "ready" and the gate's activation commit together: nobody sees a winner half-done
-        with transaction.atomic():
-            run.finish(Status.READY, "ready", duration=time.monotonic() - started)
-            _apply_gate(ModelVersion.objects.get(pk=version_id), gate)
-    finally:
-        lock.release_lock(version)
+    with lock.Heartbeat(version) as beat:
+        run = TrainingRun(version, progress=progress, heartbeat=beat)
+        try:
+            with tempfile.TemporaryDirectory(prefix="cart-train-") as tmp:
+                run.execute(Path(tmp))
+        except Cancelled:
+            run.finish(Status.CANCELLED, "cancelled by staff", duration=time.monotonic() - started)
+        except KeyboardInterrupt:  # Ctrl-C in the management command
+            run.finish(Status.CANCELLED, "interrupted", duration=time.monotonic() - started)
+            raise
+        except Exception as exc:  # noqa: BLE001  (every failure must leave a readable record)
+            detail = traceback.format_exc()
+            run.finish(Status.FAILED, f"failed: {exc}", duration=time.monotonic() - started,
+                       error=f"{type(exc).__name__}: {exc}\n\n{detail}")
+        else:
+            # "ready" and the gate's activation commit together: nobody sees a winner half-done
+            with transaction.atomic():
+                run.finish(Status.READY, "ready", duration=time.monotonic() - started)
+                _apply_gate(ModelVersion.objects.get(pk=version_id), gate)
+        finally:
+            lock.release_lock(version)
     version = ModelVersion.objects.get(pk=version_id)
     training_finished.send(sender=ModelVersion, version=version)
     return version

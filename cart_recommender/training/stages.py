@@ -1,9 +1,10 @@
-"""One training run, stage by stage, with its progress, heartbeat and cancel checks.
+"""One training run, stage by stage, with its progress and cancel checks.
 
 :func:`cart_recommender.training.run.run_training` takes the lock and handles the outcome;
 this module does the work in between and keeps the :class:`ModelVersion` row current while it
-works: ``progress`` (what the admin's progress bar polls), ``heartbeat_at`` (what tells a live
-run from a dead worker) and ``log`` (readable lines). Every write is a targeted ``UPDATE`` of
+works: ``progress`` (what the admin's progress bar polls) and ``log`` (readable lines); the
+heartbeat that tells a live run from a dead worker beats from its own thread
+(:class:`~cart_recommender.training.lock.Heartbeat`). Every write is a targeted ``UPDATE`` of
 the fields this run owns, so a concurrent "cancel" from the admin is never overwritten.
 
 Keras is imported only when the model stage fits the model (inside ``SequenceModel.fit``).
@@ -35,15 +36,15 @@ from cart_recommender.training.methods import (
 from cart_recommender.training.snapshot import take_snapshot
 
 Status = ModelVersion.Status
-PUSH_EVERY_S = 1.0  # progress/heartbeat writes at most this often
+PUSH_EVERY_S = 1.0  # progress writes at most this often
 CANCEL_EVERY_S = 1.0  # cancel_requested read at most this often
 
 
 class Watched:
-    """A scorer that, between the protocol's batches, keeps the heartbeat and honours cancel.
+    """A scorer that, between the protocol's batches, reports progress and honours cancel.
 
-    Scoring 100k+ holdout queries takes minutes on a busy worker; without this the run would
-    look dead to the lock after ``LOCK_TIMEOUT_SECONDS`` and could not be cancelled.
+    Scoring 100k+ holdout queries takes minutes on a busy worker; without this the run could not
+    be cancelled until the evaluation ends.
     """
 
     def __init__(self, scorer: Any, run: TrainingRun) -> None:
@@ -64,8 +65,10 @@ class Watched:
 class TrainingRun:
     """The body of one run for one version (see :func:`execute`)."""
 
-    def __init__(self, version: ModelVersion, progress: ProgressCallback | None = None) -> None:
+    def __init__(self, version: ModelVersion, progress: ProgressCallback | None = None,
+                 heartbeat: lock.Heartbeat | None = None) -> None:
         self.version = version
+        self.heartbeat = heartbeat
         self.params = training_params(version.params)
         self.callback = progress
         self.t0 = time.monotonic()
@@ -88,7 +91,11 @@ class TrainingRun:
         ModelVersion.objects.filter(pk=self.version.pk).update(**fields)
 
     def push(self, force: bool = False) -> None:
-        """Write progress and the heartbeat (throttled); stop if the lock was taken over."""
+        """Write progress (throttled); stop if the lock was taken over.
+
+        Without a :class:`~cart_recommender.training.lock.Heartbeat` thread (a run driven by
+        hand, or inside a caller's transaction) each write beats too.
+        """
         now = time.monotonic()
         self.state["elapsed_s"] = round(now - self.t0, 1)
         if self.callback is not None:
@@ -97,12 +104,14 @@ class TrainingRun:
             return
         self._pushed = now
         self.update(progress=dict(self.state))
-        if not lock.heartbeat(self.version):
+        beat = self.heartbeat
+        lost = beat.lost if beat is not None and beat.active else not lock.heartbeat(self.version)
+        if lost:
             raise TrainingError("lost the training lock (another worker took it over)")
 
     def should_stop(self) -> bool:
         """True once staff asked to cancel; read from the database at most once a second."""
-        self.push()  # keeps the heartbeat fresh through long epochs
+        self.push()  # progress through long epochs
         now = time.monotonic()
         if not self._cancelled and now - self._checked >= CANCEL_EVERY_S:
             self._checked = now
@@ -138,7 +147,7 @@ class TrainingRun:
         """Record the outcome; a run that did not succeed leaves no artifact behind."""
         if status != Status.READY and self.stored:
             artifacts.delete_artifact(self.stored)
-            self.update(artifact="", artifact_size=0)
+            self.update(artifact="", artifact_size=0, artifact_sha256="")
         self.state.update(stage=str(status), eta_s=0 if status == Status.READY else None)
         self.state["elapsed_s"] = round(duration, 1)
         self.update(status=status, finished_at=timezone.now(), duration_s=round(duration, 2),
@@ -197,10 +206,9 @@ class TrainingRun:
                       "history": history, "params": self.params},
             params=self.params,
         )
-        name, size = artifacts.store_artifact(self.version.pk, local)
-        self.stored = name
-        self.update(artifact=name, artifact_size=size)
-        self.log(f"stored {name} ({size / 1e6:.2f} MB)")
+        self.stored = artifacts.store_artifact(self.version, local)
+        self.log(f"stored {self.stored} ({self.version.artifact_size / 1e6:.2f} MB, "
+                 f"SHA-256 {self.version.artifact_sha256[:12]}…)")
         if self.should_stop():
             raise Cancelled()
 

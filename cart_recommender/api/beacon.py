@@ -15,7 +15,6 @@ A single event object without the ``events`` list is accepted too.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
+from cart_recommender.api.inputs import BadInput, id_problem, loads
 from cart_recommender.conf import app_settings
 from cart_recommender.events.writer import write_events
 from cart_recommender.models import Event, EventSource
@@ -38,7 +38,6 @@ MAX_EVENTS = 20
 #: Largest request body accepted, in bytes; bigger ones get a 413 before being read.
 MAX_BODY_BYTES = 8 * 1024
 _EVENT_FIELDS = {"event", "item_id", "id"}
-_MAX_ID_LENGTH = 64
 
 
 def _error(status: int, message: str, **extra: Any) -> JsonResponse:
@@ -60,17 +59,16 @@ def _check_event(raw: Any, allowed: list[str]) -> str | None:
     if unknown:
         return f"unknown field(s) {', '.join(unknown)}; a beacon event has only event, item_id and id"
     if raw.get("event") not in allowed:
-        return f"event {raw.get('event')!r} is not accepted here (accepted: {', '.join(allowed)})"
-    item = raw.get("item_id")
-    if isinstance(item, bool) or not isinstance(item, (str, int)) or str(item).strip() == "":
-        return "item_id must be a non-empty string or integer"
-    if len(str(item)) > _MAX_ID_LENGTH:
-        return f"item_id is longer than {_MAX_ID_LENGTH} characters"
+        shown = repr(raw.get("event"))[:40]  # repr escapes NUL and surrogates; no long echo
+        return f"event {shown} is not accepted here (accepted: {', '.join(allowed)})"
+    problem = id_problem(raw.get("item_id"))
+    if problem:
+        return f"item_id {problem}"
     client_id = raw.get("id")
-    if client_id is not None and (
-        not isinstance(client_id, str) or not 0 < len(client_id) <= _MAX_ID_LENGTH
-    ):
-        return f"id must be a string of 1 to {_MAX_ID_LENGTH} characters"
+    if client_id is not None:
+        problem = "must be a string" if not isinstance(client_id, str) else id_problem(client_id)
+        if problem:
+            return f"id {problem}"
     return None
 
 
@@ -117,9 +115,9 @@ def _parse_events(request: HttpRequest) -> list[Any] | JsonResponse:
     if len(body) > MAX_BODY_BYTES:
         return _error(413, f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return _error(400, "the request body is not valid JSON")
+        payload = loads(body)
+    except BadInput as exc:
+        return _error(400, str(exc))
     if isinstance(payload, dict) and "events" not in payload and "event" in payload:
         payload = {"events": [payload]}
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
