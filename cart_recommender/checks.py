@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import FileSystemStorage
 
 from cart_recommender.conf import (
     DEFAULTS,
@@ -16,6 +18,9 @@ from cart_recommender.conf import (
     get_product_model,
 )
 from cart_recommender.models import EventType
+from cart_recommender.registry.artifacts import get_storage
+from cart_recommender.serving.cache import unpickles
+from cart_recommender.training.lock import HEARTBEAT_EVERY_S, MISSED_BEATS_GONE
 
 
 @register(Tags.compatibility)
@@ -93,4 +98,65 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     return errors
 
 
-__all__ = ["check_settings", "PRODUCT_MODEL_SETTING"]
+@register(Tags.compatibility)
+def check_runtime(app_configs: Any = None, **kwargs: Any) -> list:
+    """Settings that break a part of the app at run time, in development as in production."""
+    errors: list = []
+    beats = HEARTBEAT_EVERY_S * MISSED_BEATS_GONE
+    timeout = app_settings.LOCK_TIMEOUT_SECONDS
+    if not isinstance(timeout, (int, float)) or timeout < beats:
+        errors.append(Error(
+            f"{SETTINGS_NAME}['LOCK_TIMEOUT_SECONDS'] must be at least {beats:.0f} (three heartbeats of "
+            f"{HEARTBEAT_EVERY_S:.0f} s), not {timeout!r}: a live training run would be taken for dead.",
+            id="cart_recommender.E007"))
+    location = _artifact_location()
+    if location is not None and not Path(location).is_absolute():
+        errors.append(Error(
+            f"Model artifacts would be written to {location!r}, relative to each process's working "
+            "directory: processes started elsewhere would not find them, and a folder named "
+            "'cart_recommender' there would shadow the installed package.",
+            hint=f"Set MEDIA_ROOT to an absolute path, or point {SETTINGS_NAME}['ARTIFACT_STORAGE'] at "
+                 "a storage with an absolute location (or a remote one, such as S3).",
+            id="cart_recommender.E008"))
+    return errors
+
+
+def _artifact_location() -> str | None:
+    """The folder a file-system artifact storage writes to (None for other storages)."""
+    try:
+        storage = get_storage()
+    except Exception:  # noqa: BLE001  (an unknown alias is reported by Django's own checks)
+        return None
+    if not isinstance(storage, FileSystemStorage):
+        return None
+    return str(storage.base_location)  # as configured; ``location`` is it made absolute
+
+
+@register(Tags.security, deploy=True)
+def check_deployment(app_configs: Any = None, **kwargs: Any) -> list:
+    """What is fine on a developer's machine and unsafe in production (``check --deploy``)."""
+    errors: list = []
+    alias = app_settings.CACHE_ALIAS
+    if alias and alias in settings.CACHES and unpickles(alias):
+        errors.append(Warning(
+            f"The cache {alias!r} (CACHE_ALIAS) unpickles what it reads: whoever can write to the "
+            "cache server can run code in every web process.",
+            hint="On Redis set OPTIONS = {'serializer': 'cart_recommender.serving.cache.JSONSerializer'} "
+                 "for this cache (the app stores only JSON text and integers in it), or give the app "
+                 "a cache of its own that does.",
+            id="cart_recommender.W010"))
+    if app_settings.BEACON_EVENTS_PER_MINUTE is None:
+        errors.append(Warning(
+            f"{SETTINGS_NAME}['BEACON_EVENTS_PER_MINUTE'] is None: a page left reloading can fill its "
+            "visitor's history with events.", id="cart_recommender.W011"))
+    rate_cache = alias or "default"
+    backend = settings.CACHES.get(rate_cache, {}).get("BACKEND", "")
+    if backend.endswith(("LocMemCache", "DummyCache")):
+        errors.append(Warning(
+            f"The cache {rate_cache!r} is kept per process: each web worker counts the beacon's rate "
+            "limit (BEACON_EVENTS_PER_MINUTE) on its own, so a shopper may send that many per worker.",
+            hint="Use a shared cache (Redis) for CACHE_ALIAS in production.", id="cart_recommender.W012"))
+    return errors
+
+
+__all__ = ["check_deployment", "check_runtime", "check_settings", "PRODUCT_MODEL_SETTING"]

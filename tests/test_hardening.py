@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.core.cache import caches
 from django.db import connections
@@ -218,3 +219,22 @@ def test_reordered_concurrent_retries_store_each_event_once_with_exact_counts():
     assert sum(r.stored for r in results) == 2500  # exact: no stored count is an overcount
     assert len(results) == 16 and all(r.stored + len(r.duplicates) == 2500 for r in results)
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.skipif("shared" not in settings.CACHES, reason="needs REDIS_URL (CI's second pass)")
+def test_bundles_and_the_rate_limit_work_on_redis_with_the_json_serializer(db):
+    make_shop()
+    shared = caches["shared"]
+    shared.clear()
+    with recommender_settings(CACHE_ALIAS="shared"):
+        first = get_bundle(["TEA"])
+        client = shared._cache.get_client()
+        (key,) = [k for k in client.keys("*") if b"cart_recommender:bundle:" in k]
+        assert client.get(key).startswith(b'"{')  # JSON text, no pickle opcode
+        assert get_bundle(["TEA"]) == first
+        client.set(key, pickle.dumps(Boom()))  # planted by someone with access to Redis
+        Boom.ran = False
+        assert get_bundle(["TEA"]) == first and not Boom.ran
+        shared.add("cart_recommender:counter", 0)
+        assert shared.incr("cart_recommender:counter", 3) == 3
+    shared.clear()

@@ -1,27 +1,13 @@
-"""Serializers that document the bundle endpoints in the OpenAPI schema.
+"""The shape of a bundle answer, for the OpenAPI schema (see :mod:`cart_recommender.api.schema`).
 
-The views validate by hand and answer with :meth:`Bundle.to_dict
-<cart_recommender.serving.bundles.Bundle.to_dict>`: a bundle request is on the shop's hot path, and
-a serializer round trip would cost more than building the bundle itself. These classes keep
-the schema exact; a test checks that real answers match them.
+The views answer with :meth:`Bundle.to_dict <cart_recommender.serving.bundle.Bundle.to_dict>`
+(a serializer round trip would cost more than the bundle); these classes only describe it, and
+the schemathesis test checks that real answers match them.
 """
 
 from __future__ import annotations
 
 from rest_framework import serializers
-
-
-class CartItemSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="The product's id (the shop's external id).")
-    quantity = serializers.IntegerField(min_value=1, default=1)
-
-
-class BundleRequestSerializer(serializers.Serializer):
-    items = serializers.ListField(
-        child=CartItemSerializer(),
-        help_text="The cart: objects with id and quantity, or plain id strings.",
-    )
-    size = serializers.IntegerField(min_value=1, required=False, help_text="Items in the bundle.")
 
 
 class BundleItemSerializer(serializers.Serializer):
@@ -52,7 +38,3 @@ class BundleSerializer(serializers.Serializer):
     reaches_free_shipping = serializers.BooleanField()
     model_version = serializers.CharField(help_text='The serving model version\'s id, or "baseline".')
     method = serializers.CharField(help_text="The scorer that proposed most of the bundle.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()

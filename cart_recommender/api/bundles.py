@@ -20,18 +20,25 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
-from cart_recommender.api.bundle_serializers import BundleRequestSerializer, BundleSerializer, ErrorSerializer
+from cart_recommender.api.base import AppAPIView
+from cart_recommender.api.bundle_serializers import BundleSerializer
 from cart_recommender.api.inputs import (
     BadInput,
-    BoundedJSONParser,
     bounded_int,
     clean_id,
     id_problem,
     shown,
+)
+from cart_recommender.api.schema import (
+    COMMON_ERRORS,
+    DETAIL,
+    QUERY_ID,
+    VALIDATION_ERROR,
+    cart_request,
+    size_schema,
 )
 from cart_recommender.conf import app_settings
 from cart_recommender.serving.bundle import BundleError
@@ -39,22 +46,30 @@ from cart_recommender.serving.bundles import get_bundle
 from cart_recommender.serving.cart import MAX_QUANTITY, Cart
 from cart_recommender.serving.catalog import lookup_external_ids
 
-SIZE_PARAM = OpenApiParameter("size", int, description="Items in the bundle (default BUNDLE_SIZE).")
-ERRORS = {400: ErrorSerializer}
+SIZE_PARAM = OpenApiParameter("size", size_schema())
+#: What every bundle endpoint may answer besides a bundle.
+ERRORS = {400: VALIDATION_ERROR, 404: DETAIL, **COMMON_ERRORS}
 
 
-def _size(raw: Any, given: bool) -> int | None:
-    """The bundle size asked for; None when not given. ``?size=`` and ``null`` are no size."""
+def _size(raw: Any, given: bool, text: bool = True) -> int | None:
+    """The bundle size asked for, None when not given; ``?size=`` and ``null`` are refused.
+
+    ``text``: a query parameter (digits); a JSON body gives a number.
+    """
     if not given:
         return None
     try:
-        return bounded_int(raw, "size", 1, app_settings.MAX_BUNDLE_SIZE)
+        return bounded_int(raw, "size", 1, app_settings.MAX_BUNDLE_SIZE, text=text)
     except BadInput as exc:
         raise ValidationError({"size": [f"{exc}."]}) from None
 
 
 def _resolve(quantities: dict[str, int]) -> Cart:
-    """External ids -> the cart of catalog keys; any unknown id is a 400 naming it."""
+    """External ids -> the cart of catalog keys; any unknown id is a 404 naming it.
+
+    404, as for a product page: the request is well formed, but names a product the shop does
+    not have (a schema cannot say which ids exist).
+    """
     if len(quantities) > app_settings.MAX_CART_ITEMS:
         raise ValidationError(
             {
@@ -66,8 +81,8 @@ def _resolve(quantities: dict[str, int]) -> Cart:
         )
     found, unknown = lookup_external_ids(quantities)
     if unknown:
-        shown = ", ".join(sorted(unknown)[:10]) + (" ..." if len(unknown) > 10 else "")
-        raise ValidationError({"items": [f"Unknown item id(s): {shown}."]})
+        listed = ", ".join(sorted(unknown)[:10]) + (" ..." if len(unknown) > 10 else "")
+        raise NotFound(f"Unknown item id(s): {listed}.")
     return Cart({found[ext]: qty for ext, qty in quantities.items()})
 
 
@@ -126,11 +141,10 @@ def _parse_items(raw: Any) -> dict[str, int]:
     return quantities
 
 
-class BundleView(APIView):
+class BundleView(AppAPIView):
     """The bundle that completes a cart the caller describes."""
 
     permission_classes = [AllowAny]
-    parser_classes = [BoundedJSONParser]
     #: False computes every bundle afresh (a subclass for benchmarks and diagnostics).
     use_cache = True
 
@@ -139,11 +153,11 @@ class BundleView(APIView):
         parameters=[
             OpenApiParameter(
                 "items",
-                str,
+                {"type": "array", "items": QUERY_ID},
                 required=True,
-                many=True,
                 explode=False,
-                description="Product ids in the cart, comma separated (or repeated).",
+                description="Product ids in the cart, comma separated; an id given twice counts twice. "
+                "Empty: the best sellers.",
             ),
             SIZE_PARAM,
         ],
@@ -165,8 +179,8 @@ class BundleView(APIView):
 
     @extend_schema(
         operation_id="bundle_for_cart",
-        request=BundleRequestSerializer,
-        responses={200: BundleSerializer, **ERRORS},
+        request={"application/json": cart_request()},
+        responses={200: BundleSerializer, **ERRORS, 415: DETAIL},
         examples=[
             OpenApiExample("a cart", value={"items": [{"id": "85123A", "quantity": 2}, "22423"], "size": 3})
         ],
@@ -185,11 +199,11 @@ class BundleView(APIView):
         if "items" not in data:
             raise ValidationError({"items": ["This field is required."]})
         quantities = _parse_items(data["items"])
-        size = _size(data.get("size"), "size" in data)
+        size = _size(data.get("size"), "size" in data, text=False)
         return _bundle_response(request, _resolve(quantities), size, use_cache=self.use_cache)
 
 
-class MyCartBundleView(APIView):
+class MyCartBundleView(AppAPIView):
     """The bundle for the requester's own current cart (read through the shop adapter)."""
 
     permission_classes = [AllowAny]
@@ -208,15 +222,15 @@ class MyCartBundleView(APIView):
         return _bundle_response(request, cart, size)
 
 
-class BoughtTogetherView(APIView):
+class BoughtTogetherView(AppAPIView):
     """Products frequently bought together with one product (no shopper history involved)."""
 
     permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="bought_together",
-        parameters=[SIZE_PARAM],
-        responses={200: BundleSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        parameters=[SIZE_PARAM, OpenApiParameter("product_id", QUERY_ID, OpenApiParameter.PATH)],
+        responses={200: BundleSerializer, **ERRORS},
         tags=["bundles"],
     )
     def get(self, request: Request, product_id: str) -> Response:

@@ -8,6 +8,7 @@ on locked-down networks; these views use the copies shipped by ``drf-spectacular
 from __future__ import annotations
 
 from django.templatetags.static import static
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 
@@ -15,6 +16,7 @@ def _sidecar(path: str) -> str:
     return static(f"drf_spectacular_sidecar/{path}")
 
 
+@extend_schema_view(get=extend_schema(exclude=True))  # the document does not describe itself
 class SchemaView(SpectacularAPIView):
     """``GET api/schema/``: the OpenAPI 3 document (YAML, or JSON with ``?format=json``)."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import APIException, ValidationError
@@ -23,15 +23,15 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView
 
 from cart_recommender.adapter import get_adapter
+from cart_recommender.api.base import AppAPIView
 from cart_recommender.api.ingest_serializers import (
     IngestBatchSerializer,
     IngestEventSerializer,
     IngestResultSerializer,
 )
-from cart_recommender.api.inputs import BoundedJSONParser
+from cart_recommender.api.schema import COMMON_ERRORS, DETAIL, VALIDATION_ERROR
 from cart_recommender.conf import app_settings
 from cart_recommender.events.writer import write_events
 from cart_recommender.models import Event, EventSource
@@ -107,11 +107,10 @@ def _event_from(data: dict[str, Any], product: Any) -> Event:
     return event
 
 
-class IngestEventsView(APIView):
+class IngestEventsView(AppAPIView):
     """Store a batch of behaviour events; report duplicates and rejected events by index."""
 
     permission_classes = [CanIngestEvents]
-    parser_classes = [BoundedJSONParser]
 
     def get_authenticators(self) -> list[BaseAuthentication]:
         return ingest_authenticators()
@@ -139,8 +138,17 @@ class IngestEventsView(APIView):
         return events
 
     @extend_schema(
+        operation_id="ingest_events",
         request=IngestBatchSerializer,
-        responses={200: IngestResultSerializer, 400: IngestResultSerializer},
+        responses={
+            200: IngestResultSerializer,
+            400: OpenApiResponse(
+                {"oneOf": [{"$ref": "#/components/schemas/IngestResult"}, VALIDATION_ERROR]},
+                description="No event was acceptable (each is listed under errors), or the body "
+                            "is not a batch at all (messages per field).",
+            ),
+            401: DETAIL, 403: DETAIL, 413: DETAIL, 415: DETAIL, **COMMON_ERRORS,
+        },
         examples=[
             OpenApiExample(
                 "Two purchases of one order",

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -147,6 +148,14 @@ def test_demo_serves_the_shop_with_a_worker_and_stops_both_on_ctrl_c(tmp_path):
         worker_pid = int(text.split("Celery worker pid ")[1].split(",")[0])
         web_pid = int(text.split("web server pid ")[1].split(".")[0])
         assert alive(worker_pid) and alive(web_pid)
+        # errors answer a short page, not Django's debug page with settings and source code
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=5)
+        body = missing.value.read()
+        assert missing.value.code == 404 and len(body) < 5000 and b"DEBUG" not in body
+        css_url = f"http://127.0.0.1:{port}/static/cart_recommender/bundle.css"
+        with urllib.request.urlopen(css_url, timeout=5) as css:
+            assert css.status == 200  # static files still served with DEBUG off
 
         demo.send_signal(signal.SIGINT)
         assert demo.wait(60) == 0

@@ -157,7 +157,9 @@ class Command(BaseCommand):
                 "--concurrency", "1", "--max-tasks-per-child", "1", "-Q", WORKER_QUEUES,
                 "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--hostname", "demo@%h",
             ])
-            web = supervisor.start("web", [sys.executable, manage, "runserver", addr, "--noreload"])
+            # --insecure: the development server serves the static files with DEBUG off too
+            web = supervisor.start(
+                "web", [sys.executable, manage, "runserver", addr, "--noreload", "--insecure"])
             if train_argv:
                 training = supervisor.start("training", train_argv, essential=False)
                 self.step(f"Training the first model in the background (pid {training.pid}); "

@@ -1,0 +1,58 @@
+"""The app's system checks: misconfiguration is named at start-up, and a sound setup is clean."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from tests.bundle_data import recommender_settings
+
+PRODUCTION_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/13",  # never connected to: the checks only read settings
+        "OPTIONS": {"serializer": "cart_recommender.serving.cache.JSONSerializer"},
+    }
+}
+
+
+def ids(include_deployment_checks: bool = False) -> set[str]:
+    found = checks.run_checks(include_deployment_checks=include_deployment_checks)
+    return {m.id for m in found if m.id and m.id.startswith("cart_recommender.")}
+
+
+def test_a_sound_production_setup_is_clean_under_check_deploy():
+    with override_settings(CACHES=PRODUCTION_CACHE):
+        assert ids(include_deployment_checks=True) == set()
+
+
+def test_a_cache_that_unpickles_is_named_in_deployment():
+    pickling = {"default": {**PRODUCTION_CACHE["default"], "OPTIONS": {}}}
+    with override_settings(CACHES=pickling):
+        assert "cart_recommender.W010" in ids(include_deployment_checks=True)
+        assert "cart_recommender.W010" not in ids()  # development is not nagged
+    for backend in ("db.DatabaseCache", "filebased.FileBasedCache"):
+        other = {"default": {"BACKEND": f"django.core.cache.backends.{backend}", "LOCATION": "/tmp/x"}}
+        with override_settings(CACHES=other):
+            assert "cart_recommender.W010" in ids(include_deployment_checks=True)
+
+
+def test_a_per_process_cache_and_no_beacon_limit_are_named_in_deployment():
+    assert "cart_recommender.W012" in ids(include_deployment_checks=True)  # the suite's LocMemCache
+    with override_settings(CACHES=PRODUCTION_CACHE), recommender_settings(BEACON_EVENTS_PER_MINUTE=None):
+        assert ids(include_deployment_checks=True) == {"cart_recommender.W011"}
+
+
+@pytest.mark.parametrize("timeout", [5, "45", None])
+def test_a_lock_timeout_shorter_than_three_heartbeats_is_an_error(timeout):
+    with recommender_settings(LOCK_TIMEOUT_SECONDS=timeout):
+        assert "cart_recommender.E007" in ids()
+
+
+def test_artifacts_in_a_relative_folder_are_an_error():
+    with override_settings(MEDIA_ROOT=""):
+        assert "cart_recommender.E008" in ids()
+    with override_settings(MEDIA_ROOT="media"):
+        assert "cart_recommender.E008" in ids()
+    assert "cart_recommender.E008" not in ids()  # the suite's absolute MEDIA_ROOT
