@@ -8,7 +8,7 @@ export OMP_NUM_THREADS ?= 2
 export OPENBLAS_NUM_THREADS ?= 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install chromium demo test test-lib test-demo lint clean
+.PHONY: install chromium demo test test-lib test-demo test-oscar lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,13 +29,17 @@ demo: install
 	$(BIN)/python manage.py demo
 
 test: install chromium
-	$(MAKE) test-lib test-demo
+	$(MAKE) test-lib test-demo test-oscar
 
 test-lib:
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test-demo:
 	$(BIN)/python -m pytest demo_shop/tests --ds=demo_shop.settings $(PYTEST_ARGS)
+
+# The integration in a real django-oscar shop (tests/oscar/: Oscar's settings + the six steps).
+test-oscar:
+	$(BIN)/python -m pytest tests/oscar --ds=tests.oscar.settings -W ignore::DeprecationWarning $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check cart_recommender demo_shop tests benchmarks

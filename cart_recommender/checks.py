@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import FileSystemStorage
 
+from cart_recommender.adapter import DefaultShopAdapter
 from cart_recommender.conf import (
     DEFAULTS,
     PRODUCT_MODEL_SETTING,
@@ -18,7 +18,7 @@ from cart_recommender.conf import (
     get_product_model,
 )
 from cart_recommender.models import EventType
-from cart_recommender.registry.artifacts import get_storage
+from cart_recommender.registry.artifacts import get_storage, relative_folder
 from cart_recommender.serving.cache import unpickles
 from cart_recommender.training.lock import HEARTBEAT_EVERY_S, MISSED_BEATS_GONE
 
@@ -109,8 +109,19 @@ def check_runtime(app_configs: Any = None, **kwargs: Any) -> list:
             f"{SETTINGS_NAME}['LOCK_TIMEOUT_SECONDS'] must be at least {beats:.0f} (three heartbeats of "
             f"{HEARTBEAT_EVERY_S:.0f} s), not {timeout!r}: a live training run would be taken for dead.",
             id="cart_recommender.E007"))
-    location = _artifact_location()
-    if location is not None and not Path(location).is_absolute():
+    errors += _product_field_errors()
+    missing = [app for app in ("drf_spectacular", "drf_spectacular_sidecar") if not apps.is_installed(app)]
+    if missing:
+        errors.append(Warning(
+            f"The API docs pages (api/docs/, api/redoc/) need {' and '.join(repr(a) for a in missing)} "
+            "in INSTALLED_APPS (their templates and the Swagger UI / Redoc files); the schema itself "
+            "(api/schema/) works without.",
+            hint=f"Add {', '.join(repr(a) for a in missing)} to INSTALLED_APPS.", id="cart_recommender.W003"))
+    try:
+        location = relative_folder(get_storage())
+    except Exception:  # noqa: BLE001  (an unknown storage alias is Django's own check to report)
+        location = None
+    if location is not None:
         errors.append(Error(
             f"Model artifacts would be written to {location!r}, relative to each process's working "
             "directory: processes started elsewhere would not find them, and a folder named "
@@ -121,15 +132,36 @@ def check_runtime(app_configs: Any = None, **kwargs: Any) -> list:
     return errors
 
 
-def _artifact_location() -> str | None:
-    """The folder a file-system artifact storage writes to (None for other storages)."""
+#: The adapter methods that read each PRODUCT_FIELDS entry: a key matters only while the
+#: adapter keeps the default for at least one of them.
+FIELD_READERS = {
+    "name": ("get_display",), "image": ("get_display",), "price": ("get_price",),
+    "category": ("get_category",), "active": ("is_sellable", "sellable_queryset"),
+    "stock": ("is_sellable", "sellable_queryset"),
+    "external_id": ("get_external_id", "get_products_by_external_ids"),
+}
+
+
+def _product_field_errors() -> list:
+    """PRODUCT_FIELDS naming fields the product model lacks (the default readers would read nothing)."""
     try:
-        storage = get_storage()
-    except Exception:  # noqa: BLE001  (an unknown alias is reported by Django's own checks)
-        return None
-    if not isinstance(storage, FileSystemStorage):
-        return None
-    return str(storage.base_location)  # as configured; ``location`` is it made absolute
+        model = get_product_model()
+        adapter_class = app_settings.import_from("ADAPTER")
+    except (ImproperlyConfigured, ImportError):
+        return []  # reported by check_settings
+    names = {f.name for f in model._meta.get_fields()} | {f.attname for f in model._meta.concrete_fields}
+    errors = []
+    for key, field in (app_settings.PRODUCT_FIELDS or {}).items():
+        readers = FIELD_READERS.get(key, ())
+        uses_default = any(getattr(adapter_class, r, None) is getattr(DefaultShopAdapter, r) for r in readers)
+        if field and field != "pk" and uses_default and field not in names:
+            errors.append(Error(
+                f"{SETTINGS_NAME}['PRODUCT_FIELDS']['{key}'] is {field!r}, but {model._meta.label} has no "
+                f"such field: the adapter would read no {key} from it.",
+                hint=f"Name a field of {model._meta.label} (one of: {', '.join(sorted(names)[:12])} ...), "
+                     f"None if it has none, or override the adapter's {' / '.join(readers)}.",
+                id="cart_recommender.E009"))
+    return errors
 
 
 @register(Tags.security, deploy=True)

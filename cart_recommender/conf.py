@@ -25,7 +25,8 @@ SETTINGS_NAME = "CART_RECOMMENDER"
 PRODUCT_MODEL_SETTING = "CART_RECOMMENDER_PRODUCT_MODEL"
 
 DEFAULTS: dict[str, Any] = {
-    # Dotted path of the shop adapter class (see cart_recommender.adapter).
+    # Dotted path of the shop adapter class (see cart_recommender.adapter); an installed
+    # integration (cart_recommender.contrib.oscar) names its own when this is not set.
     "ADAPTER": "cart_recommender.adapter.DefaultShopAdapter",
     # Field names the default adapter reads from the product model; None = not available.
     "PRODUCT_FIELDS": {
@@ -115,8 +116,12 @@ class AppSettings:
         if name.startswith("_") or name not in DEFAULTS:
             raise AttributeError(f"Unknown {SETTINGS_NAME} setting: {name!r}")
         if name not in self._cache:
-            value = self.user_settings.get(name, DEFAULTS[name])
             default = DEFAULTS[name]
+            if name == "ADAPTER" and name not in self.user_settings:
+                default = integration_adapter() or default
+                if not apps.ready:  # an integration may not be known yet: do not remember
+                    return default
+            value = self.user_settings.get(name, default)
             if isinstance(default, dict) and isinstance(value, dict) and value is not default:
                 value = {**default, **value}
             self._cache[name] = value
@@ -128,6 +133,21 @@ class AppSettings:
 
     def reload(self) -> None:
         self._cache.clear()
+
+
+def integration_adapter() -> str | None:
+    """The adapter an installed integration app names (``cart_recommender_adapter``), if any.
+
+    Installing ``cart_recommender.contrib.oscar`` is then all an Oscar shop does to get the
+    Oscar adapter; an ``ADAPTER`` the shop sets itself always wins.
+    """
+    if not apps.ready:
+        return None
+    for config in apps.get_app_configs():
+        path = getattr(config, "cart_recommender_adapter", None)
+        if path:
+            return path
+    return None
 
 
 app_settings = AppSettings()

@@ -314,8 +314,9 @@ def test_data_overview_window_and_empty_state(viewer):
         for item in (a, b):
             Event.objects.create(event_type="purchase", product=item, order_ref=order,
                                  timestamp=now - timedelta(days=days_ago))
-    recent = viewer.get(reverse("admin:cart_recommender_event_overview")).content.decode()
-    everything = viewer.get(reverse("admin:cart_recommender_event_overview") + "?window=all").content.decode()
+    recent = viewer.get(reverse("admin:cart_recommender_event_overview") + "?window=90").content.decode()
+    everything = viewer.get(reverse("admin:cart_recommender_event_overview")).content.decode()
+    # by default all data: what the next retrain reads, so an imported history is not "thin"
     assert re.search(r">1</span> orders", recent) and re.search(r">2</span> orders", everything)
 
 
@@ -411,3 +412,27 @@ def test_a_slow_count_is_reused_for_a_while_even_after_new_events(viewer, monkey
     assert re.search(r">2</span> orders", viewer.get(overview).content.decode())  # the slow entry
     fresh = viewer.get(overview + "?refresh=1").content.decode()
     assert re.search(r">3</span> orders", fresh) and "Counting took" not in fresh
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrain_without_a_reachable_broker_says_so_and_leaves_nothing_queued():
+    from celery import Celery
+
+    from tests.celery_app import app as suite_app
+
+    client = staff("operator", "view_modelversion", "retrain_modelversion")
+    unreachable = Celery("unreachable", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    unreachable.conf.broker_connection_timeout = 1
+    unreachable.set_current()
+    try:
+        response = client.post(url("retrain"), follow=True)
+    finally:
+        suite_app.set_current()
+    version = ModelVersion.objects.get()
+    assert version.status == Status.FAILED and "could not send the training task" in version.error
+    page = response.content.decode()
+    assert "Retraining could not start" in page and "cart_recommender_train" in page
+    assert response.redirect_chain[-1][0] == reverse(CHANGELIST)
+    from cart_recommender import training
+
+    assert training.busy_version() is None  # nothing stuck: the next request may queue again

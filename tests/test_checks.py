@@ -56,3 +56,34 @@ def test_artifacts_in_a_relative_folder_are_an_error():
     with override_settings(MEDIA_ROOT="media"):
         assert "cart_recommender.E008" in ids()
     assert "cart_recommender.E008" not in ids()  # the suite's absolute MEDIA_ROOT
+
+
+def test_product_fields_the_model_lacks_are_named_unless_the_adapter_reads_them_itself():
+    with recommender_settings(PRODUCT_FIELDS={"name": "title", "price": "price", "category": "category"}):
+        found = checks.run_checks()
+    fields = [m for m in found if m.id == "cart_recommender.E009"]
+    # the suite's adapter reads prices itself (price_cents): only the category is reported
+    assert len(fields) == 1 and "'category'" in fields[0].msg and "testapp.Article" in fields[0].msg
+    assert "cart_recommender.E009" not in ids()  # the suite's own field names are right
+
+
+def test_an_artifact_is_never_stored_relative_to_the_working_directory(db, tmp_path):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from cart_recommender.models import ModelVersion
+    from cart_recommender.registry import artifacts
+
+    local = tmp_path / "v.npz"
+    local.write_bytes(b"x")
+    version = ModelVersion.objects.create()
+    with override_settings(MEDIA_ROOT=""), pytest.raises(ImproperlyConfigured, match="absolute path"):
+        artifacts.store_artifact(version, local)
+    version.refresh_from_db()
+    assert version.artifact == ""
+
+
+def test_the_api_docs_say_which_apps_they_need(settings):
+    assert "cart_recommender.W003" not in ids()
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "drf_spectacular_sidecar"]
+    found = [m for m in checks.run_checks() if m.id == "cart_recommender.W003"]
+    assert len(found) == 1 and "'drf_spectacular_sidecar'" in found[0].msg

@@ -203,3 +203,22 @@ def test_a_batch_failing_in_the_database_is_rolled_back_whole(tmp_path, pencil):
     assert list(Event.objects.values_list("shopper_ref", flat=True)) == ["c-1", "c-1"]
     out, _ = run(write(tmp_path, body[: body.rindex("2024-03-01T10:03")]))
     assert "stored 1 events, 2 already stored" in out
+
+
+def test_rows_of_unknown_products_can_be_skipped_and_counted(tmp_path, pencil, django_assert_max_num_queries):
+    body = "".join(
+        f"2024-03-01T10:0{n % 10}:00Z,c-{n},,view,{'4006381333931' if n % 3 == 0 else f'99{n:05d}'},,,,,\n"
+        for n in range(30)
+    )
+    path = write(tmp_path, body)
+    out, err = run(path, "--skip-unknown-products", "--batch-size", "5")
+    assert "stored 10 events" in out and "0 bad rows" in out
+    assert "skipped 20 rows of unknown products" in out and err == ""
+    assert Event.objects.count() == 10
+    from cart_recommender.events.importer import EventImporter
+
+    with django_assert_max_num_queries(40):  # unknown ids are looked up once, not once a batch
+        again = EventImporter(skip_unknown_products=True, batch_size=5).run(path)
+    assert again.skipped_unknown == 20 and again.duplicates == 10 and again.stored == 0
+    with pytest.raises(CommandError, match="exclude each other"):
+        run(path, "--skip-unknown-products", "--create-products")

@@ -31,6 +31,7 @@ def test_wheel_carries_templates_static_migrations_and_types(wheel_names):
     assert "cart_recommender/static/cart_recommender/beacon.js" in names
     assert any(n.startswith("cart_recommender/templates/admin/cart_recommender/") for n in names)
     assert "cart_recommender/ml/serving.py" in names
+    assert "cart_recommender/contrib/oscar/templates/cart_recommender/oscar/bundle.html" in names
 
 
 def test_wheel_holds_no_tests_and_no_demo_shop(wheel_names):

@@ -31,7 +31,8 @@ from cart_recommender.models import Event, EventType
 from cart_recommender.serving.cache import get_cache
 
 #: Window choices of the overview, in days (None = all data); the default is the first.
-WINDOWS = {"90": 90, "30": 30, "365": 365, "all": None}
+#: The default is all data: what the next retrain reads (an imported history can be years old).
+WINDOWS = {"all": None, "365": 365, "90": 90, "30": 30}
 #: How long the overview's counts are reused (they take seconds on millions of events).
 CACHE_SECONDS = 600
 #: Counts that took longer than this are reused for CACHE_SECONDS even after new events came
@@ -83,9 +84,9 @@ class EventAdmin(admin.ModelAdmin):
     def overview_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        window_key = request.GET.get("window", "90")
+        window_key = request.GET.get("window", "all")
         if window_key not in WINDOWS:
-            window_key = "90"
+            window_key = "all"
         first, last = health.time_span()
         days = WINDOWS[window_key]
         since = last - timedelta(days=days) if last and days else None

@@ -28,7 +28,13 @@ from cart_recommender.admin.activation import activation_context, gate_descripti
 from cart_recommender.admin.common import AdminMedia, can_activate, can_retrain, nav_links, schedule_url
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Activation, ModelVersion
-from cart_recommender.training import TrainingInProgress, lock, request_cancel, request_retrain
+from cart_recommender.training import (
+    TrainingInProgress,
+    TrainingUnavailable,
+    lock,
+    request_cancel,
+    request_retrain,
+)
 
 Status = ModelVersion.Status
 
@@ -214,6 +220,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         except TrainingInProgress as exc:
             self.message_user(request, str(exc), messages.WARNING)
             return HttpResponseRedirect(self._change_url(exc.version))
+        except TrainingUnavailable as exc:
+            self.message_user(request, _("Retraining could not start: %(why)s") % {"why": exc},
+                              messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:cart_recommender_modelversion_changelist"))
         self.message_user(
             request,
             _("Retraining queued as v%(id)s: a Celery worker on the %(queue)r queue trains it; "

@@ -79,6 +79,7 @@ class ImportReport:
     stored: int = 0
     duplicates: int = 0
     products_created: int = 0
+    skipped_unknown: int = 0
     bad_rows: int = 0
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
@@ -109,6 +110,8 @@ class EventImporter:
         create_products: create products the shop does not know, through the adapter's
             ``create_product`` (name, category and price from the row that mentions it first);
             without it, rows of unknown products are bad rows.
+        skip_unknown_products: pass over rows of products the shop does not know, counted in
+            :attr:`ImportReport.skipped_unknown` (a history exported from a larger catalog).
         dry_run: check and count everything, write nothing.
         strict: check the whole file first; any bad row aborts with nothing written.
         batch_size: rows per transaction (see :data:`DEFAULT_BATCH_SIZE`).
@@ -119,6 +122,7 @@ class EventImporter:
         self,
         *,
         create_products: bool = False,
+        skip_unknown_products: bool = False,
         dry_run: bool = False,
         strict: bool = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -126,7 +130,11 @@ class EventImporter:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if create_products and skip_unknown_products:
+            raise ValueError("create_products and skip_unknown_products exclude each other")
         self.create_products = create_products
+        self.skip_unknown_products = skip_unknown_products
+        self._absent: set[str] = set()  # external ids known to name no product
         self.dry_run = dry_run
         self.strict = strict
         self.batch_size = batch_size
@@ -147,8 +155,8 @@ class EventImporter:
         started = time.monotonic()
         if self.strict:
             checked = EventImporter(
-                create_products=self.create_products, dry_run=True, batch_size=self.batch_size,
-                progress=self.progress,
+                create_products=self.create_products, skip_unknown_products=self.skip_unknown_products,
+                dry_run=True, batch_size=self.batch_size, progress=self.progress,
             ).run(path)
             if checked.bad_rows:
                 checked.elapsed_s = time.monotonic() - started
@@ -192,12 +200,19 @@ class EventImporter:
                     good.append(row)
         self._resolve(row.item_id for row in good)
         missing: dict[str, EventRow] = {}
+        skipped: set[int] = set()
         for row in good:
             if row.item_id not in self._products:
                 if self.create_products:
                     missing.setdefault(row.item_id, row)
+                elif self.skip_unknown_products:
+                    skipped.add(row.line)
                 else:
-                    bad[row.line] = f"unknown item_id {row.item_id!r} (use --create-products to create it)"
+                    bad[row.line] = (f"unknown item_id {row.item_id!r} (use --create-products to create "
+                                     "it, or --skip-unknown-products)")
+        if skipped:
+            good = [row for row in good if row.line not in skipped]
+            report.skipped_unknown += len(skipped)
         first, last = batch[0].line, batch[-1].line
         try:
             with transaction.atomic():
@@ -229,10 +244,13 @@ class EventImporter:
         return None
 
     def _resolve(self, item_ids: Iterable[str]) -> None:
-        unknown = {i for i in item_ids if i not in self._products}
+        unknown = {i for i in item_ids if i not in self._products and i not in self._absent}
         if unknown:
-            for external_id, product in self.adapter.get_products_by_external_ids(unknown).items():
+            found = self.adapter.get_products_by_external_ids(unknown)
+            for external_id, product in found.items():
                 self._products[external_id] = product.pk
+            if not self.create_products:  # asked once: a later batch does not ask again
+                self._absent |= unknown - set(found)
 
     def _create(
         self, missing: dict[str, EventRow], bad: dict[int, str], good: list[EventRow]

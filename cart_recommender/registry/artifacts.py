@@ -21,8 +21,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.utils import timezone
 
 from cart_recommender.conf import app_settings
@@ -38,6 +39,18 @@ def get_storage() -> Storage:
     return storages[app_settings.ARTIFACT_STORAGE]
 
 
+def relative_folder(storage: Storage) -> str | None:
+    """The folder of a file-system storage configured relative to the working directory, or None.
+
+    Such a storage (an empty ``MEDIA_ROOT``, say) writes where each process happens to start:
+    another process would not find the file, and a ``cart_recommender/`` folder there would
+    shadow the installed package. The system check ``cart_recommender.E008`` reports it.
+    """
+    if isinstance(storage, FileSystemStorage) and not Path(str(storage.base_location)).is_absolute():
+        return str(storage.base_location)
+    return None
+
+
 def artifact_name(version_id: int, suffix: str = ".npz") -> str:
     """A storage name unique to one training run (the run's id and its finish time)."""
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
@@ -51,6 +64,12 @@ def store_artifact(version: ModelVersion, local_path: str | Path) -> str:
     Writes the storage name, size and SHA-256 to the version's row; returns the storage name.
     """
     storage = get_storage()
+    folder = relative_folder(storage)
+    if folder is not None:
+        raise ImproperlyConfigured(
+            f"refusing to store the artifact under {folder!r}, relative to the working directory "
+            f"({Path.cwd()}): set MEDIA_ROOT (or ARTIFACT_STORAGE's location) to an absolute path"
+        )
     local_path = Path(local_path)
     digest = hashlib.sha256()
     with local_path.open("rb") as fh:

@@ -186,13 +186,8 @@ def _read_columns(
         )
 
 
-def _read_instances(
-    adapter: DefaultShopAdapter, rows: Iterable[tuple], fields: tuple[str, ...]
-) -> Iterable[ProductInfo]:
-    model = adapter.product_queryset().model
-    db = adapter.product_queryset().db
-    for row in rows:
-        product = model.from_db(db, fields, row)
+def _read_instances(adapter: DefaultShopAdapter, products: Iterable[models.Model]) -> Iterable[ProductInfo]:
+    for product in products:
         yield ProductInfo(
             key=str(product.pk),
             external_id=adapter.get_external_id(product),
@@ -205,18 +200,25 @@ def _read_instances(
 def build_snapshot() -> CatalogSnapshot:
     """Read every product's columns in one query and the popularity order in another.
 
-    With the default readers the adapter's answers are computed from the columns directly;
-    an adapter that overrides one of them gets a product instance built from each row.
+    With the default readers the adapter's answers are computed from the columns directly.
+    An adapter that overrides one of them is asked product by product, over its
+    ``catalog_queryset()`` in chunks: its ``select_related``/``prefetch_related`` keep a rebuild
+    to a few queries per 2,000 products, whatever the readers look at.
     """
     adapter = get_adapter()
     queryset = adapter.product_queryset()
     fields = row_fields(queryset.model)
-    rows = list(yielding(queryset.values_list(*fields).iterator(chunk_size=5000)))
-    reader = _read_columns if _uses_column_readers(adapter) else _read_instances
+    if _uses_column_readers(adapter):
+        rows = list(yielding(queryset.values_list(*fields).iterator(chunk_size=5000)))
+        infos: Iterable[ProductInfo] = _read_columns(adapter, yielding(rows), fields)
+    else:
+        instances = list(yielding(adapter.catalog_queryset().iterator(chunk_size=2000)))
+        rows = [tuple(getattr(p, f) for f in fields) for p in instances]
+        infos = _read_instances(adapter, yielding(instances))
     products: dict[str, ProductInfo] = {}
     by_external: dict[str, str] = {}
     kept: dict[str, tuple] = {}
-    for info, row in zip(reader(adapter, yielding(rows), fields), rows, strict=False):
+    for info, row in zip(infos, rows, strict=True):
         products[info.key] = info
         by_external[info.external_id] = info.key
         kept[info.key] = row

@@ -51,3 +51,9 @@ def complete_your_cart(
     if bundle.items and request is not None:
         add_all.record_bundle_events(request, bundle, "bundle_impression")
     return render_to_string(template_name, {"bundle": bundle, "form": form}, request=request)
+
+
+@register.filter
+def cr_price(amount: Any) -> str:
+    """A price as the shop shows it: the adapter's ``format_price`` (``{{ item.price|cr_price }}``)."""
+    return get_adapter().format_price(amount)

@@ -6,11 +6,17 @@ Example::
     version = request_retrain(user=request.user)   # returns at once; a worker trains
 """
 
-from cart_recommender.training.errors import Cancelled, TrainingError, TrainingInProgress, training_params
+from cart_recommender.training.errors import (
+    Cancelled,
+    TrainingError,
+    TrainingInProgress,
+    TrainingUnavailable,
+    training_params,
+)
 from cart_recommender.training.requests import busy_version, create_version, request_cancel, request_retrain
 from cart_recommender.training.run import run_training
 
 __all__ = [
-    "Cancelled", "TrainingError", "TrainingInProgress", "busy_version", "create_version",
-    "request_cancel", "request_retrain", "run_training", "training_params",
+    "Cancelled", "TrainingError", "TrainingInProgress", "TrainingUnavailable", "busy_version",
+    "create_version", "request_cancel", "request_retrain", "run_training", "training_params",
 ]

@@ -34,6 +34,10 @@ class TrainingError(Exception):
     """A run cannot produce a model (too little data, bad parameters); shown to staff as is."""
 
 
+class TrainingUnavailable(TrainingError):
+    """A run could not be handed to a worker (the Celery broker cannot be reached)."""
+
+
 class Cancelled(Exception):
     """Raised inside a run when staff asked to cancel it."""
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from cart_recommender.conf import app_settings
 from cart_recommender.models import ModelVersion
 from cart_recommender.training import lock
-from cart_recommender.training.errors import BUSY, TrainingInProgress, training_params
+from cart_recommender.training.errors import BUSY, TrainingInProgress, TrainingUnavailable, training_params
 
 Status = ModelVersion.Status
 #: The Celery task that trains one queued version (:func:`cart_recommender.tasks.retrain`).
@@ -45,6 +45,8 @@ def request_retrain(user: Any = None, *, params: dict[str, Any] | None = None) -
 
     Raises:
         TrainingInProgress: a run is queued or training and its worker is alive.
+        TrainingUnavailable: the task could not be sent (no broker answers); the version is
+            marked failed with the reason, so nothing is left queued.
     """
     with transaction.atomic():
         task_id = str(uuid.uuid4())
@@ -54,12 +56,29 @@ def request_retrain(user: Any = None, *, params: dict[str, Any] | None = None) -
             task_id=task_id,
             log=f"[{timezone.now():%H:%M:%S}] queued on {app_settings.TRAINING_QUEUE!r}\n",
         )
-        transaction.on_commit(
-            lambda: signature(RETRAIN_TASK, args=[version.pk]).apply_async(
-                queue=app_settings.TRAINING_QUEUE, task_id=task_id
-            )
-        )
+        transaction.on_commit(lambda: _send(version, task_id))
+    if version.status == Status.FAILED:
+        raise TrainingUnavailable(version.error)
     return version
+
+
+def _send(version: ModelVersion, task_id: str) -> None:
+    """Send the retrain task; a broker that cannot be reached fails the version, not the request."""
+    try:
+        signature(RETRAIN_TASK, args=[version.pk]).apply_async(
+            queue=app_settings.TRAINING_QUEUE, task_id=task_id
+        )
+    except Exception as exc:  # noqa: BLE001  (kombu, redis, amqp: each has its own errors)
+        message = (
+            f"could not send the training task to the Celery broker ({type(exc).__name__}: {exc}). "
+            "Is the broker running and CELERY_BROKER_URL right? Meanwhile train with "
+            "`manage.py cart_recommender_train`."
+        )
+        ModelVersion.objects.filter(pk=version.pk, status=Status.QUEUED).update(
+            status=Status.FAILED, error=message, finished_at=timezone.now(), progress={"stage": "failed"}
+        )
+        ModelVersion.objects.filter(pk=version.pk).append_log(message)
+        version.status, version.error = Status.FAILED, message
 
 
 def create_version(user: Any = None, *, params: dict[str, Any] | None = None) -> ModelVersion:

@@ -30,6 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("file", help="the CSV file (.csv or .csv.gz)")
         parser.add_argument("--create-products", action="store_true",
                             help="create unknown products from the file's name, category and price")
+        parser.add_argument("--skip-unknown-products", action="store_true",
+                            help="pass over rows of products the shop does not have (counted, not errors)")
         parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
         parser.add_argument("--strict", action="store_true",
                             help="check the whole file first; any bad row aborts with nothing written")
@@ -43,9 +45,12 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file")
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
+        if options["create_products"] and options["skip_unknown_products"]:
+            raise CommandError("--create-products and --skip-unknown-products exclude each other")
         progress, close = (None, lambda: None) if options["no_progress"] else _progress()
         importer = EventImporter(
             create_products=options["create_products"], dry_run=options["dry_run"],
+            skip_unknown_products=options["skip_unknown_products"],
             strict=options["strict"], batch_size=options["batch_size"], progress=progress,
         )
         try:
@@ -73,6 +78,8 @@ class Command(BaseCommand):
             f"{report.rows} rows read in {report.elapsed_s:.1f} s ({report.rows_per_second:,.0f} rows/s): "
             f"{verb} {report.stored} events, {report.duplicates} already stored (skipped), "
             f"{report.bad_rows} bad rows, {created} {report.products_created} products"
+            + (f", skipped {report.skipped_unknown} rows of unknown products"
+               if report.skipped_unknown else "")
         )
 
 
