@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -38,6 +38,7 @@ from cart_recommender.api.schema import (
     QUERY_ID,
     VALIDATION_ERROR,
     cart_request,
+    describe,
     size_schema,
 )
 from cart_recommender.conf import app_settings
@@ -148,7 +149,7 @@ class BundleView(AppAPIView):
     #: False computes every bundle afresh (a subclass for benchmarks and diagnostics).
     use_cache = True
 
-    @extend_schema(
+    @describe(
         operation_id="bundle_for_items",
         parameters=[
             OpenApiParameter(
@@ -177,7 +178,7 @@ class BundleView(AppAPIView):
         size = _size(request.query_params.get("size"), "size" in request.query_params)
         return _bundle_response(request, _resolve(quantities), size, use_cache=self.use_cache)
 
-    @extend_schema(
+    @describe(
         operation_id="bundle_for_cart",
         request={"application/json": cart_request()},
         responses={200: BundleSerializer, **ERRORS, 415: DETAIL},
@@ -208,7 +209,7 @@ class MyCartBundleView(AppAPIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @describe(
         operation_id="bundle_for_my_cart",
         parameters=[SIZE_PARAM],
         responses={200: BundleSerializer, **ERRORS},
@@ -227,7 +228,7 @@ class BoughtTogetherView(AppAPIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @describe(
         operation_id="bought_together",
         parameters=[SIZE_PARAM, OpenApiParameter("product_id", QUERY_ID, OpenApiParameter.PATH)],
         responses={200: BundleSerializer, **ERRORS},

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import APIException, ValidationError
@@ -31,7 +31,7 @@ from cart_recommender.api.ingest_serializers import (
     IngestEventSerializer,
     IngestResultSerializer,
 )
-from cart_recommender.api.schema import COMMON_ERRORS, DETAIL, VALIDATION_ERROR
+from cart_recommender.api.schema import COMMON_ERRORS, DETAIL, VALIDATION_ERROR, describe
 from cart_recommender.conf import app_settings
 from cart_recommender.events.writer import write_events
 from cart_recommender.models import Event, EventSource
@@ -137,7 +137,7 @@ class IngestEventsView(AppAPIView):
             )
         return events
 
-    @extend_schema(
+    @describe(
         operation_id="ingest_events",
         request=IngestBatchSerializer,
         responses={

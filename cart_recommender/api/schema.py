@@ -12,13 +12,17 @@ schema page works in a shop that never configured drf-spectacular.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
 
 from cart_recommender.api.inputs import MAX_ID_LENGTH
 from cart_recommender.conf import app_settings
 from cart_recommender.serving.cart import MAX_QUANTITY
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: A product id: text the database can store with something besides white space in it.
 ID: dict[str, Any] = {
@@ -77,6 +81,22 @@ DETAIL: dict[str, Any] = {
 }
 #: Answers every endpoint can give besides its own (content negotiation and methods).
 COMMON_ERRORS: dict[int, Any] = {405: DETAIL, 406: DETAIL}
+
+
+def describe(**kwargs: Any) -> Callable[[F], F]:
+    """``extend_schema`` for a view method of the app, built on :class:`AppAutoSchema`.
+
+    ``extend_schema`` on a method bases its schema class on the host's ``DEFAULT_SCHEMA_CLASS``
+    when the module is imported; in a shop that kept DRF's own, the schema page then failed
+    (drf-spectacular's view cannot use DRF's class). A method that names its schema class
+    itself is described with that one.
+    """
+
+    def decorator(method: F) -> F:
+        method.schema = AppAutoSchema  # type: ignore[attr-defined]  (read by extend_schema)
+        return extend_schema(**kwargs)(method)
+
+    return decorator
 
 
 class AppAutoSchema(AutoSchema):

@@ -143,3 +143,17 @@ def test_a_bundle_on_oscars_basket_page_trained_on_the_shops_orders(shop, tmp_pa
     page = client.get(reverse("basket:summary")).content.decode()
     assert "cart-recommender-bundle" in page and "Add all to basket" in page
     assert f'data-model-version="{version.pk}"' in page and "£8.00" in page  # Oscar's currency
+
+
+def test_the_api_schema_and_docs_work_with_drfs_own_default_schema_class(shop):
+    """The shop never configured REST_FRAMEWORK: DRF's default schema class is in force."""
+    from django.conf import settings
+
+    assert "DEFAULT_SCHEMA_CLASS" not in getattr(settings, "REST_FRAMEWORK", {})
+    client = Client()
+    schema = client.get("/recommender/api/schema/?format=json")
+    assert schema.status_code == 200 and "/recommender/api/bundles/" in schema.json()["paths"]
+    assert client.get("/recommender/api/docs/").status_code == 200
+    tea = shop["Green tea"]
+    bundle = client.get("/recommender/api/bundles/", {"items": str(tea.pk)})
+    assert bundle.status_code == 200 and bundle.json()["items"]
