@@ -35,7 +35,7 @@ def test_evaluate_prints_the_table_and_writes_the_json(csv_file, tmp_path):
     assert report["dataset"] == {
         "orders": 15, "train_orders": 13, "test_orders": 2, "queries": 5, "catalog": 6,
     }
-    assert set(report["results"]) == {"popularity", "copurchase", "personal"}
+    assert set(report["results"]) == {"popularity", "copurchase", "personal", "repeat_decay", "tifuknn"}
     assert report["results"]["personal"]["hr@3"] == pytest.approx(4 / 5)
     assert report["results"]["personal"]["hr_curve"][:3] == pytest.approx([2 / 5, 2 / 5, 4 / 5])
     assert report["results"]["popularity"]["mrr@10"] == pytest.approx((1 + 0.5 + 0.5 + 1 / 3) / 5)

@@ -20,8 +20,11 @@ METHOD_LABELS = {
     "popularity": "popularity",
     "copurchase": "co-purchase",
     "personal": "personal history",
+    "repeat_decay": "repeat, decayed",
+    "tifuknn": "TIFU-KNN (reference)",
 }
-SHORT_LABELS = {"popularity": "pop", "copurchase": "co", "personal": "pers"}
+SHORT_LABELS = {"popularity": "pop", "copurchase": "co", "personal": "pers", "repeat_decay": "rep",
+                "tifuknn": "tifu"}
 #: Metric columns in display order; other numeric metrics follow.
 METRIC_ORDER = ("hr@10", "ndcg@10", "mrr@10", "hr@3")
 RUNNING = (ModelVersion.Status.QUEUED, ModelVersion.Status.TRAINING)
@@ -65,6 +68,22 @@ def metrics_table(version: ModelVersion) -> dict[str, Any]:
         rows.append({"key": m, "label": METHOD_LABELS.get(m, m), "cells": cells,
                      "serving": m == (version.serving_method or "model")})
     return {"columns": names, "rows": rows}
+
+
+def kinds_table(version: ModelVersion) -> list[dict[str, Any]]:
+    """HR@10 and NDCG@10 of each scorer on repeat queries (the hidden item was bought before by
+    the shopper) and on explore queries (the rest), with each kind's share of the holdout."""
+    metrics = version.metrics or {}
+    rows = []
+    for m in methods(metrics):
+        kinds = (metrics[m] or {}).get("by_kind") or {}
+        if not kinds:
+            continue
+        rows.append({"label": METHOD_LABELS.get(m, m), "serving": m == (version.serving_method or "model"),
+                     "cells": [fmt_metric((kinds.get(k) or {}).get(name))
+                               for k in ("repeat", "explore") for name in ("hr@10", "ndcg@10")],
+                     "queries": {k: (kinds.get(k) or {}).get("queries", 0) for k in ("repeat", "explore")}})
+    return rows
 
 
 def loss_chart(version: ModelVersion) -> SafeString | None:

@@ -101,6 +101,9 @@ class Query:
     cart: np.ndarray  # distinct item codes
     history: History
     time: float
+    #: the shopper's code in the fitted log, -1 when unknown (anonymous, or at serving time):
+    #: lets a neighbour-based scorer leave the shopper out of their own neighbours
+    shopper: int = -1
 
 
 class Scorer(Protocol):

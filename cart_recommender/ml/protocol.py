@@ -179,7 +179,8 @@ def _queries(
                 item=item_map[log.item[own]], time=log.time[own], kind=log.kind[own], order=log.order[own]
             )
         for h in range(len(codes)):
-            queries.append(Query(cart=np.delete(codes, h), history=history, time=float(when)))
+            queries.append(Query(cart=np.delete(codes, h), history=history, time=float(when),
+                                 shopper=int(who)))
         targets.append(codes)
         query_order.append(np.full(len(codes), position, np.int32))
     if not targets:
@@ -196,7 +197,9 @@ def evaluate(
 
     Returns:
         ``{"dataset": split.dataset, "results": {name: {"hr@10", "ndcg@10", "mrr@10", "hr@3",
-        "hr_curve"}}, "timings": {"eval_s": total, "by_method": {name: {"eval_s"}}}}``.
+        "hr_curve", "by_kind"}}, "timings": {"eval_s": total, "by_method": {name: {"eval_s"}}}}``;
+        ``by_kind`` splits the queries into ``repeat`` (the hidden item is one the shopper bought
+        before) and ``explore`` (the rest), each with ``hr@10``, ``ndcg@10`` and ``queries``.
     """
     ks = list(ks)
     n_items = split.train.n_items
@@ -204,6 +207,7 @@ def evaluate(
     step = max(1, _CELLS_PER_BATCH // max(n_items, 1))
     results: dict[str, object] = {}
     by_method: dict[str, dict[str, float]] = {}
+    repeat = repeat_queries(split)
     for scorer in scorers:
         started = time.perf_counter()
         ranks = [np.zeros(0)]
@@ -216,7 +220,12 @@ def evaluate(
                     f"{(len(batch), n_items)} (is it fitted on split.train?)"
                 )
             ranks.append(target_ranks(scores, split.targets[lo:lo + step], [q.cart for q in batch], priority))
-        results[scorer.name] = metrics_from_ranks(np.concatenate(ranks), ks)
+        all_ranks = np.concatenate(ranks)
+        results[scorer.name] = {**metrics_from_ranks(all_ranks, ks), "by_kind": {
+            kind: {**{m: v for m, v in metrics_from_ranks(all_ranks[mask], ()).items() if m in KIND_METRICS},
+                   "queries": int(mask.sum())}
+            for kind, mask in (("repeat", repeat), ("explore", ~repeat))
+        }}
         by_method[scorer.name] = {"eval_s": round(time.perf_counter() - started, 3)}
     total = round(sum(t["eval_s"] for t in by_method.values()), 3)
     return {
@@ -224,6 +233,26 @@ def evaluate(
         "results": results,
         "timings": {"eval_s": total, "by_method": by_method},
     }
+
+
+#: The metrics of the repeat/explore breakdown.
+KIND_METRICS = ("hr@10", "ndcg@10")
+
+
+def repeat_queries(split: Split) -> np.ndarray:
+    """bool per query: the hidden item is one the shopper bought before (a repeat purchase)."""
+    bought: dict[int, set[int]] = {}
+    out = np.zeros(len(split.queries), bool)
+    for row, (query, target) in enumerate(zip(split.queries, split.targets.tolist(), strict=True)):
+        history = query.history
+        mine = bought.get(id(history))
+        if mine is None:
+            items = np.asarray(history.item)
+            kinds = np.asarray(history.kind)
+            purchased = items[kinds == PURCHASE] if len(kinds) == len(items) else items
+            mine = bought[id(history)] = set(purchased[purchased >= 0].tolist())
+        out[row] = target >= 0 and target in mine
+    return out
 
 
 def fit_all(scorers: Sequence[Scorer], split: Split) -> dict[str, float]:

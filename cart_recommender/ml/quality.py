@@ -28,8 +28,11 @@ from cart_recommender.ml.data import EventLog, Scorer
 from cart_recommender.ml.loading import load_event_log
 from cart_recommender.ml.metrics import HEADLINE
 from cart_recommender.ml.model import SequenceModel
+from cart_recommender.ml.repeat import RepeatDecay, TifuKNN
 
-METHOD_ORDER = ("popularity", "copurchase", "personal", "model")
+METHOD_ORDER = ("popularity", "copurchase", "personal", "repeat_decay", "tifuknn", "model")
+#: Every scorer the model is measured against, in table order.
+BASELINES = (Popularity, CoPurchase, Personal, RepeatDecay, TifuKNN)
 
 
 def make_model(seed: int = 0, epochs: int | None = None, time_budget_s: float | None = None,
@@ -75,7 +78,7 @@ def evaluate_log(
     split = protocol.split(log)
     split_s = round(time.perf_counter() - started, 3)
     say(", ".join(f"{k} {v}" for k, v in split.dataset.items()))
-    scorers: list[Scorer] = [Popularity(), CoPurchase(), Personal()]
+    scorers: list[Scorer] = [cls() for cls in BASELINES]
     errors: dict[str, str] = {}
     if include_model:
         try:
@@ -107,6 +110,8 @@ def evaluate_log(
         "by_method": by_method,
     }
     report["errors"] = errors
+    # the parameters each repeat-aware baseline chose on its validation split
+    report["chosen_params"] = {s.name: s.params for s in fitted if isinstance(s, (RepeatDecay, TifuKNN))}
     return report
 
 
@@ -131,20 +136,39 @@ def evaluate_file(path: str | Path, **options: Any) -> dict[str, Any]:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """A readable method x metric table (with fit and evaluation seconds) of one report."""
+    """A readable method x metric table of one report: the headline metrics, HR@10 and NDCG@10 on
+    repeat and explore queries, fit and evaluation seconds, and the model against the best baseline."""
     results = report["results"]
     names = [m for m in METHOD_ORDER if m in results] + sorted(set(results) - set(METHOD_ORDER))
     by_method = report.get("timings", {}).get("by_method", {})
-    header = f"{'method':<12}" + "".join(f"{m.upper():>9}" for m in HEADLINE) + f"{'fit s':>9}{'eval s':>9}"
+    kinds = ("repeat", "explore")
+    header = (f"{'method':<13}" + "".join(f"{m.upper():>9}" for m in HEADLINE)
+              + "".join(f"{k[:3] + ' HR':>9}{k[:3] + ' NDCG':>10}" for k in kinds)
+              + f"{'fit s':>8}{'eval s':>8}")
     lines = [header, "-" * len(header)]
     for name in names:
         times = by_method.get(name, {})
+        split = results[name].get("by_kind", {})
         lines.append(
-            f"{name:<12}" + "".join(f"{results[name][m]:>9.4f}" for m in HEADLINE)
-            + f"{times.get('train_s', 0.0):>9.1f}{times.get('eval_s', 0.0):>9.1f}"
+            f"{name:<13}" + "".join(f"{results[name][m]:>9.4f}" for m in HEADLINE)
+            + "".join(f"{split.get(k, {}).get('hr@10', 0.0):>9.4f}"
+                      f"{split.get(k, {}).get('ndcg@10', 0.0):>10.4f}" for k in kinds)
+            + f"{times.get('train_s', 0.0):>8.1f}{times.get('eval_s', 0.0):>8.1f}"
         )
     for name, reason in report.get("errors", {}).items():
-        lines.append(f"{name:<12} skipped: {reason.splitlines()[0]}")
+        lines.append(f"{name:<13} skipped: {reason.splitlines()[0]}")
+    baselines = [m for m in names if m != "model"]
+    if "model" in results and baselines:
+        for metric in ("hr@10", "ndcg@10"):
+            best = max(baselines, key=lambda m: results[m][metric])
+            ratio = results["model"][metric] / max(results[best][metric], 1e-12)
+            lines.append(f"model / best baseline {metric.upper()}: {ratio:.2f}x (best: {best})")
+    kinds_count = results[names[0]].get("by_kind", {}) if names else {}
+    if kinds_count:
+        lines.append("queries: " + ", ".join(f"{k} {kinds_count[k]['queries']:,}"
+                                             for k in kinds if k in kinds_count))
+    for name, params in report.get("chosen_params", {}).items():
+        lines.append(f"{name} chose " + ", ".join(f"{k}={v}" for k, v in params.items()))
     dataset = report["dataset"]
     lines.append(", ".join(f"{k} {v:,}" for k, v in dataset.items()))
     return "\n".join(lines)

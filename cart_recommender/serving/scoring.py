@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cart_recommender.ml.data import KIND_CODE, PURCHASE, History
+from cart_recommender.ml.repeat import baskets_of, decayed_frequency
 from cart_recommender.serving.state import ServingState
 
 
@@ -116,6 +117,17 @@ def _history(known: list[tuple[int, Any]]) -> History:
     )
 
 
+def _copurchase(model: Any, cart_codes: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """Sum over the cart of ``n(i, j) / n(i)``, from the artifact's kept co-purchase partners."""
+    scores = np.zeros(model.n_items, dtype=np.float32)
+    if cart_codes.size:
+        rows = model.neighbours[cart_codes]
+        weights = model.neighbour_count[cart_codes] / np.maximum(popularity[cart_codes], 1.0)[:, None]
+        valid = rows >= 0
+        np.add.at(scores, rows[valid], weights[valid].astype(np.float32))
+    return scores
+
+
 def _score(model: Any, method: str, cart_codes: np.ndarray, history: Any, now: float) -> np.ndarray:
     """Float32 scores of every item by the version's serving method (a writable copy).
 
@@ -127,13 +139,13 @@ def _score(model: Any, method: str, cart_codes: np.ndarray, history: Any, now: f
     if method == "popularity":
         return tiebreak.copy()
     if method == "copurchase":
-        scores = np.zeros(model.n_items, dtype=np.float32)
-        if cart_codes.size:
-            rows = model.neighbours[cart_codes]
-            weights = model.neighbour_count[cart_codes] / np.maximum(popularity[cart_codes], 1.0)[:, None]
-            valid = rows >= 0
-            np.add.at(scores, rows[valid], weights[valid].astype(np.float32))
-        return scores + tiebreak * np.float32(1e-3)
+        return _copurchase(model, cart_codes, popularity) + tiebreak * np.float32(1e-3)
+    if method == "repeat_decay":
+        chosen = model.extras.get("repeat_decay/params")
+        decay, beta = (float(v) for v in chosen) if chosen is not None else (0.9, 0.3)
+        mine = decayed_frequency(baskets_of(history, model.n_items), model.n_items, decay)
+        cop = _copurchase(model, cart_codes, popularity)
+        return (mine + np.float32(beta) * cop + tiebreak * np.float32(1e-6)).astype(np.float32)
     if method == "personal":
         scores = tiebreak.copy()
         bought = history.kind == PURCHASE

@@ -11,26 +11,30 @@ from typing import Any
 
 from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
 from cart_recommender.ml.config import TrainingConfig
+from cart_recommender.ml.repeat import RepeatDecay, TifuKNN
 from cart_recommender.training.errors import TrainingError
 
-BASELINE_NAMES = ("popularity", "copurchase", "personal")
-#: Ties on the gate metric go to the first of these (the simpler scorer after the model).
-METHOD_ORDER = ("model", "copurchase", "personal", "popularity")
+BASELINE_NAMES = ("popularity", "copurchase", "personal", "repeat_decay", "tifuknn")
+#: The scorers a version can serve with, from its artifact's arrays. Ties on the gate metric go
+#: to the first of these (the simpler scorer after the model). TIFU-KNN is measured but never
+#: serves: it reads every other shopper's history vector, which no artifact holds.
+METHOD_ORDER = ("model", "repeat_decay", "copurchase", "personal", "popularity")
 #: ``TRAINING`` keys the glue reads itself (the rest configure the model).
 GLUE_PARAMS = {"min_orders", "use_model", "dataset", "holdout_orders"}
 
 
 def choose_serving_method(metrics: dict[str, dict[str, Any]], metric: str) -> str:
-    """The method with the best holdout ``metric``; ties go by :data:`METHOD_ORDER`."""
-    ranked = [m for m in METHOD_ORDER if m in metrics] + sorted(set(metrics) - set(METHOD_ORDER))
+    """The servable method with the best holdout ``metric``; ties go by :data:`METHOD_ORDER`."""
+    ranked = [m for m in METHOD_ORDER if m in metrics]
     if not ranked:
         raise TrainingError("no method could be evaluated")
     return max(ranked, key=lambda m: (float(metrics[m].get(metric) or 0.0), -ranked.index(m)))
 
 
 def fit_baselines(train: Any) -> list[Any]:
-    """The three baselines, fitted on the training part of the split."""
-    return [Popularity().fit(train), CoPurchase().fit(train), Personal().fit(train)]
+    """The baselines, fitted on the training part of the split (the repeat-aware ones choose
+    their parameters on a validation split of it)."""
+    return [cls().fit(train) for cls in (Popularity, CoPurchase, Personal, RepeatDecay, TifuKNN)]
 
 
 def model_unavailable() -> str:

@@ -1,0 +1,144 @@
+"""The repeat-aware baselines and the repeat/explore breakdown, on arrays alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cart_recommender.ml import protocol
+from cart_recommender.ml.baselines import CoPurchase, Personal
+from cart_recommender.ml.data import PURCHASE, EventLog, History, Query
+from cart_recommender.ml.repeat import (
+    RepeatDecay,
+    TifuKNN,
+    _UserVectors,
+    baskets_of,
+    decayed_frequency,
+    tifu_vector,
+)
+from tests.ml.synthetic import synthetic_log
+
+
+def history(*orders: list[int]) -> History:
+    """Purchases in the given orders, oldest first (order codes 10, 11, ...)."""
+    items, codes = [], []
+    for n, basket in enumerate(orders):
+        items += basket
+        codes += [10 + n] * len(basket)
+    k = len(items)
+    return History(item=np.array(items, np.int32), time=np.arange(k, dtype=np.float64),
+                   kind=np.full(k, PURCHASE, np.int8), order=np.array(codes, np.int32))
+
+
+def test_baskets_are_the_distinct_items_of_each_order_oldest_first():
+    h = history([3, 1, 3], [2], [1, 4])
+    h.item[-1] = -1  # an item the fitted log does not know is ignored
+    assert [b.tolist() for b in baskets_of(h, 5)] == [[1, 3], [2], [1]]
+
+
+def test_decayed_frequency_weights_each_order_by_the_orders_since():
+    baskets = baskets_of(history([0, 1], [1], [2]), 4)
+    got = decayed_frequency(baskets, 4, 0.5)
+    weights = np.array([0.25, 0.5, 1.0])  # oldest .. newest
+    expected = np.array([0.25, 0.25 + 0.5, 1.0, 0.0]) / weights.sum()
+    np.testing.assert_allclose(got, expected)
+    np.testing.assert_allclose(decayed_frequency(baskets, 4, 1.0), [1 / 3, 2 / 3, 1 / 3, 0])
+
+
+def test_tifu_vector_groups_then_decays_within_and_across():
+    baskets = baskets_of(history([0], [1], [2]), 3)
+    got = tifu_vector(baskets, 3, group=2, within=0.5, across=0.1)
+    first = np.array([0.5, 1.0, 0]) / 1.5  # group [b0, b1]: b0 weighs within**1
+    second = np.array([0, 0, 1.0])  # group [b2]
+    np.testing.assert_allclose(got, (0.1 * first + second) / 2)
+
+
+def test_a_shopper_is_never_their_own_neighbour():
+    records = []
+    for o, (shopper, items) in enumerate([("a", ["x", "y"]), ("b", ["x", "y"]), ("c", ["z", "w"])]):
+        for item in items:
+            records.append((float(o), shopper, "purchase", item, f"o{o}"))
+    log = EventLog.from_records(records)
+    users = _UserVectors.of(log, group=7, within=1.0, across=1.0)
+    a = log.shoppers.index("a")
+    mine = np.zeros(log.n_items)
+    mine[[log.items.index("x"), log.items.index("y")]] = 0.5
+    nearest = users.neighbour_mean(mine, k=1, exclude=a)
+    assert nearest[log.items.index("x")] > 0 and nearest[log.items.index("z")] == 0  # b, not a
+    assert users.neighbour_mean(mine, k=1, exclude=-1)[log.items.index("x")] > 0
+
+
+@pytest.fixture(scope="module")
+def split() -> protocol.Split:
+    return protocol.split(synthetic_log(seed=5, n_items=40, n_shoppers=30, n_orders=600))
+
+
+@pytest.mark.parametrize("cls", [RepeatDecay, TifuKNN])
+def test_parameters_are_chosen_on_the_training_data_alone(split, cls):
+    scorer = cls().fit(split.train)
+    assert set(scorer.params) >= set(cls.DEFAULTS) | {"val_ndcg@10"}
+    again = cls().fit(split.train)
+    assert again.params == scorer.params  # deterministic
+    scores = scorer.score(split.queries[:50])
+    assert scores.shape == (50, split.train.n_items) and np.isfinite(scores).all()
+
+
+def test_repeat_baselines_beat_counting_on_shoppers_with_favourites(split):
+    report = protocol.evaluate([s.fit(split.train) for s in (CoPurchase(), Personal(), RepeatDecay())], split)
+    results = report["results"]
+    assert results["repeat_decay"]["ndcg@10"] >= max(results["copurchase"]["ndcg@10"],
+                                                     results["personal"]["ndcg@10"]) - 1e-9
+
+
+def test_an_unknown_shopper_gets_co_purchase_then_popularity(split):
+    scorer = RepeatDecay().fit(split.train)
+    cart = split.queries[0].cart
+    anonymous = Query(cart=cart, history=History(), time=0.0)
+    scores = scorer.score([anonymous])[0]
+    cop = CoPurchase().fit(split.train).score([anonymous])[0]
+    popularity = Personal().fit(split.train).score([anonymous])[0] * 1e-6  # the tiebreak, scaled
+    np.testing.assert_allclose(scores, scorer.params["beta"] * cop + popularity, rtol=1e-4, atol=1e-7)
+
+
+def test_the_breakdown_splits_queries_into_repeat_and_explore(split):
+    report = protocol.evaluate([Personal().fit(split.train)], split)
+    kinds = report["results"]["personal"]["by_kind"]
+    repeat = protocol.repeat_queries(split)
+    assert kinds["repeat"]["queries"] == int(repeat.sum())
+    assert kinds["explore"]["queries"] == int((~repeat).sum())
+    assert 0 < repeat.sum() < len(repeat)
+    # by hand: a repeat query's hidden item is among the shopper's earlier purchases
+    row = int(np.flatnonzero(repeat)[0])
+    query = split.queries[row]
+    assert split.targets[row] in set(query.history.item[query.history.kind == PURCHASE].tolist())
+    # counting earlier orders finds repeats and, by construction, no explore item above the rest
+    assert kinds["repeat"]["hr@10"] > kinds["explore"]["hr@10"]
+
+
+def test_serving_scores_repeat_decay_as_the_evaluation_does(split):
+    """A version serving with repeat_decay ranks from its artifact exactly like the fitted scorer."""
+    import io
+
+    from cart_recommender.ml.export import save_artifact
+    from cart_recommender.ml.features import baskets_from_log, co_purchase
+    from cart_recommender.ml.serving import ServingModel
+    from cart_recommender.serving.scoring import _score
+    from tests.ml.test_serving import random_model
+
+    scorer = RepeatDecay().fit(split.train)
+    arch, params, constants = random_model(split.train)
+    # an exported artifact counts co-purchases over every basket (as the training loop does)
+    co = co_purchase(baskets_from_log(split.train), arch.n_items, arch.neighbours, 100)
+    constants = {**constants, "nbr_item": co.neighbour, "nbr_count": co.count, "item_count": co.item_count}
+    buffer = io.BytesIO()
+    save_artifact(buffer, items=split.train.items, arch=arch, params=params, constants=constants,
+                  extras={"repeat_decay/params": scorer.to_arrays()["params"]})
+    buffer.seek(0)
+    served = ServingModel.load(buffer)
+    assert served.neighbours.shape[1] == split.train.n_items - 1  # every partner kept on a small shop
+    for query in [q for q in split.queries if len(q.history.item)][:20]:
+        cart = np.asarray(query.cart, np.int32)
+        expected = scorer.score([query])[0]
+        got = _score(served, "repeat_decay", cart, query.history, query.time)
+        order = np.argsort(-expected, kind="stable")[:10]
+        np.testing.assert_allclose(got[order], expected[order], rtol=1e-4, atol=1e-5)
