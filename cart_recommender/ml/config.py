@@ -51,6 +51,8 @@ class TrainingConfig:
     heads: int = 2
     max_cart: int = 24
     max_history: int = 32
+    # the shopper's most likely repeat purchases over their whole history (0: no repeat window)
+    repeat_window: int = 64
     neighbours: int = 30  # co-purchase partners per cart item the co-purchase term reads
     feature_hidden: int = 16  # hidden units of the repeat and co-purchase terms
     all_neighbours_max_items: int = 500  # small catalogs keep every co-purchase partner
@@ -84,6 +86,8 @@ class TrainingHistory:
     examples_seen: int = 0
     #: the item-to-item term: ridge, items covered, alpha and validation NDCG@10 per alpha tried
     item_item: dict[str, Any] = field(default_factory=dict)
+    #: the repeat window's extra weight: gamma and validation NDCG@10 per gamma tried
+    repeat_mix: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

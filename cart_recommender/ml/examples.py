@@ -14,13 +14,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cart_recommender.ml.data import EventLog, Query
-from cart_recommender.ml.features import Baskets, cart_tokens, history_tokens
+from cart_recommender.ml.data import EventLog, History, Query
+from cart_recommender.ml.features import (
+    REPEAT_FEATURES,
+    Baskets,
+    RepeatState,
+    cart_tokens,
+    history_tokens,
+    repeat_window,
+)
 from cart_recommender.ml.network import Architecture
 
 
 class BasketHistories:
-    """Per-basket history tokens, computed once per training run (they do not change)."""
+    """Per-basket history tokens and repeat windows, computed once per training run (they do
+    not change)."""
 
     def __init__(self, log: EventLog, baskets: Baskets, arch: Architecture, rows: np.ndarray) -> None:
         n, length = arch.n_items, arch.max_history
@@ -29,6 +37,11 @@ class BasketHistories:
         self.age = np.zeros((rows.size, length), np.int32)
         self.count = np.zeros((rows.size, length), np.int32)
         self.kind = np.zeros((rows.size, length), np.int32)
+        window = arch.repeat_window
+        self.rp_item = np.full((rows.size, window), n, np.int32)
+        self.rp_feat = np.zeros((rows.size, window, REPEAT_FEATURES), np.float32)
+        if window:
+            self._repeat_windows(baskets, rows, window, n)
         if length == 0:
             return
         known = log.shopper >= 0
@@ -48,6 +61,24 @@ class BasketHistories:
                     log.item[prior], log.time[prior], log.kind[prior], baskets.time[b], length, n
                 )
                 self.item[r], self.age[r], self.count[r], self.kind[r] = tok
+
+    def _repeat_windows(self, baskets: Baskets, rows: np.ndarray, window: int, n: int) -> None:
+        """Walk each shopper's orders once: the window of order ``j`` is the state after the
+        orders before it (the same summary :func:`repeat_window` makes of a served history)."""
+        slot = {int(b): r for r, b in enumerate(rows)}
+        wanted = np.unique(baskets.shopper[rows])
+        mine = np.flatnonzero(np.isin(baskets.shopper, wanted[wanted >= 0]))
+        mine = mine[np.lexsort((mine, baskets.shopper[mine]))]  # by shopper, then time
+        bounds = np.flatnonzero(np.r_[True, np.diff(baskets.shopper[mine]) != 0, True])
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            orders = mine[lo:hi]
+            parts = [baskets.item[baskets.start[b] : baskets.start[b + 1]] for b in orders]
+            state = RepeatState(np.unique(np.concatenate(parts)))
+            for b, items in zip(orders, parts, strict=True):
+                r = slot.get(int(b))
+                if r is not None:
+                    self.rp_item[r], self.rp_feat[r] = state.window(baskets.time[b], window, n)
+                state.add(items, baskets.time[b])
 
 
 def draw_examples(
@@ -93,6 +124,8 @@ def draw_examples(
         "target": np.asarray(targets, np.int32)[order],
         "own": counted[hist.rows[rows_a]].astype(np.float32),
     }
+    if arch.repeat_window:
+        out["rp_item"], out["rp_feat"] = hist.rp_item[rows_a], hist.rp_feat[rows_a]
     if arch.item_item:
         out["ii_cart"] = np.asarray(ii_carts, np.int32).reshape(-1, ii_len)[order]
     return out
@@ -123,6 +156,10 @@ def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.n
     }
     if arch.item_item:
         out["ii_cart"] = np.full((q, arch.item_item_cart), n, np.int32)
+    if arch.repeat_window:
+        out["rp_item"] = np.full((q, arch.repeat_window), n, np.int32)
+        out["rp_feat"] = np.zeros((q, arch.repeat_window, REPEAT_FEATURES), np.float32)
+    windows: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
     for i, query in enumerate(queries):
         cart = np.asarray(query.cart)
         out["cart"][i], ii_cart = cart_windows(cart[(cart >= 0) & (cart < n)], arch)
@@ -133,4 +170,12 @@ def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.n
         if keep.any() and arch.max_history:
             tok = history_tokens(h.item[keep], h.time[keep], h.kind[keep], query.time, arch.max_history, n)
             out["hist_item"][i], out["hist_age"][i], out["hist_count"][i], out["hist_kind"][i] = tok
+        if arch.repeat_window:
+            # an order's leave-one-out queries share one history: summarise it once
+            key = (id(h), query.time)
+            if key not in windows:
+                past = History(item=h.item[keep], time=h.time[keep], kind=h.kind[keep],
+                               order=h.order[keep] if len(h.order) == len(h.item) else h.order)
+                windows[key] = repeat_window(past, query.time, arch.repeat_window, n)
+            out["rp_item"][i], out["rp_feat"][i] = windows[key]
     return out

@@ -18,6 +18,10 @@ import numpy as np
 from cart_recommender.ml.data import PURCHASE, EventLog, History
 
 AGE_BUCKETS = 16  # log2(1 + hours) buckets: the last one holds everything older than ~3.7 years
+#: Features per item of the repeat window (see :func:`repeat_window`).
+REPEAT_FEATURES = 7
+#: Decays of the two decayed purchase frequencies among them (per order since).
+REPEAT_DECAYS = (0.95, 0.7)
 COUNT_BUCKETS = 8  # log2(count) buckets
 N_KINDS = 5
 
@@ -180,3 +184,118 @@ def cart_tokens(cart: np.ndarray, length: int, pad: int) -> np.ndarray:
     distinct = np.asarray(cart)[np.sort(first)][:length]
     out[: distinct.size] = distinct
     return out
+
+
+def baskets_of(history: History, n_items: int) -> list[np.ndarray]:
+    """The distinct known items of each earlier order of a history, oldest order first.
+
+    Purchases without an order code (-1) count as an order of their own each.
+    """
+    return [items for items, _time in timed_baskets(history, n_items)]
+
+
+def timed_baskets(history: History, n_items: int) -> list[tuple[np.ndarray, float]]:
+    """:func:`baskets_of` with each order's time (its first event's)."""
+    items = np.asarray(history.item, dtype=np.int64)
+    if not len(items):
+        return []
+    kinds = np.asarray(history.kind)
+    orders = np.asarray(history.order, dtype=np.int64)
+    times = np.asarray(history.time, dtype=np.float64)
+    keep = (items >= 0) & (items < n_items)
+    if len(kinds) == len(items):
+        keep &= kinds == PURCHASE
+    if len(orders) != len(items):
+        orders = np.full(len(items), -1)
+    positions = np.flatnonzero(keep)
+    if not len(positions):
+        return []
+    keys = np.where(orders[positions] >= 0, orders[positions], -1 - positions)
+    # the history is oldest first: an order comes where its first event does
+    _unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    chronological = np.argsort(first, kind="stable")
+    rank[chronological] = np.arange(len(first))
+    basket = rank[inverse]
+    order = np.lexsort((items[positions], basket))
+    sorted_items, sorted_basket = items[positions][order], basket[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_basket[1:] != sorted_basket[:-1], True])
+    when = times[positions][first[chronological]] if len(times) == len(items) else np.zeros(len(first))
+    return [(np.unique(sorted_items[lo:hi]), float(when[b]))
+            for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+
+
+def decayed_frequency(baskets: list[np.ndarray], n_items: int, decay: float) -> np.ndarray:
+    """Each basket weighted ``decay ** (baskets after it)``, normalised to sum to 1."""
+    out = np.zeros(n_items, np.float64)
+    if not baskets:
+        return out
+    weights = decay ** np.arange(len(baskets) - 1, -1, -1, dtype=np.float64)
+    for basket, weight in zip(baskets, weights, strict=True):
+        out[basket] += weight
+    return out / weights.sum()
+
+
+class RepeatState:
+    """A shopper's purchase history summarised per item, updated one order at a time.
+
+    Gives the repeat window of :func:`repeat_window`'s inputs at any point, so a training run
+    walks each shopper's orders once (the window before order ``j`` from the state after
+    ``j - 1`` orders) and serving summarises a history the same way.
+    """
+
+    def __init__(self, items: np.ndarray) -> None:
+        self.items = np.asarray(items, np.int64)  # every item the shopper ever buys, sorted
+        u = len(self.items)
+        self.decayed = np.zeros((len(REPEAT_DECAYS), u))
+        self.weight = np.zeros(len(REPEAT_DECAYS))
+        self.count = np.zeros(u)
+        self.last_order = np.full(u, -1.0)
+        self.last_time = np.zeros(u)
+        self.orders = 0
+
+    def add(self, basket: np.ndarray, time: float) -> None:
+        where = np.searchsorted(self.items, basket)
+        for d, decay in enumerate(REPEAT_DECAYS):
+            self.decayed[d] *= decay
+            self.decayed[d, where] += 1.0
+            self.weight[d] = self.weight[d] * decay + 1.0
+        self.count[where] += 1
+        self.last_order[where] = self.orders
+        self.last_time[where] = time
+        self.orders += 1
+
+    def window(self, now: float, length: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``length`` items most likely bought again (by the first decayed frequency) and
+        their features: ``(item (length,) int32, features (length, REPEAT_FEATURES) float32)``."""
+        out_item = np.full(length, pad, np.int32)
+        out_feat = np.zeros((length, REPEAT_FEATURES), np.float32)
+        bought = np.flatnonzero(self.count > 0)
+        if not len(bought) or length == 0:
+            return out_item, out_feat
+        score = self.decayed[0, bought]
+        top = bought[np.lexsort((-self.count[bought], -score))[:length]]
+        m = len(top)
+        out_item[:m] = self.items[top]
+        n_orders = float(self.orders)
+        features = [self.decayed[d, top] / self.weight[d] for d in range(len(REPEAT_DECAYS))]
+        features += [
+            np.log1p(self.count[top]),
+            self.count[top] / n_orders,
+            np.log1p(n_orders - 1 - self.last_order[top]),  # orders since it was last bought
+            np.log1p(np.maximum(now - self.last_time[top], 0.0) / 86400.0) / 5.0,
+            np.full(m, np.log1p(n_orders) / 5.0),
+        ]
+        out_feat[:m] = np.stack(features, axis=1)
+        return out_item, out_feat
+
+
+def repeat_window(history: History, now: float, length: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """The repeat window of a history (serving and evaluation queries)."""
+    baskets = timed_baskets(history, n_items)
+    if not baskets or length == 0:
+        return np.full(length, n_items, np.int32), np.zeros((length, REPEAT_FEATURES), np.float32)
+    state = RepeatState(np.unique(np.concatenate([b for b, _t in baskets])))
+    for basket, when in baskets:
+        state.add(basket, when)
+    return state.window(now, length, n_items)

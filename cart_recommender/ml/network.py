@@ -19,6 +19,9 @@ The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
     propensity and ``u`` (this is how the model balances repeats against new items);
   - *co-purchase*: for each cart item's top-N co-purchase neighbours, a weight from their
     counts (raw, confidence, cosine-like), the candidate's popularity and the cart size;
+  - *repeat window*, when ``repeat_window`` > 0: for the shopper's most likely repeat
+    purchases over their *whole* history (not only the recent tokens), a weight from decayed
+    purchase frequencies, counts, recency and ``u`` (input ``rp_item``/``rp_feat``);
 * and, when ``item_item`` > 0, ``alpha`` times the summed item-to-item regression weights
   of the cart items' partners (:mod:`cart_recommender.ml.itemitem`), read from a cart window
   of its own (``item_item_cart`` items, input ``ii_cart``), wider than the encoder's. The
@@ -35,7 +38,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cart_recommender.ml.config import ENCODERS
-from cart_recommender.ml.features import AGE_BUCKETS, COUNT_BUCKETS, N_KINDS
+from cart_recommender.ml.features import AGE_BUCKETS, COUNT_BUCKETS, N_KINDS, REPEAT_FEATURES
 
 CO_FEATURES = 5
 NEG = -1e9
@@ -69,6 +72,9 @@ class Architecture:
     # (artifacts written before the compact layout, which cost 8 bytes x partners per item
     # for every item, covered or not).
     item_item_rows: int = 0
+    # Items of the repeat window: the shopper's most likely repeat purchases over their whole
+    # history, each with decayed-frequency features (inputs ``rp_item``, ``rp_feat``); 0: none.
+    repeat_window: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -108,6 +114,15 @@ def param_shapes(arch: Architecture) -> dict[str, tuple[tuple[int, ...], str]]:
         "co_b": ((r,), "zeros"),
         "co_out": ((r,), "small"),
     }
+    if arch.repeat_window:
+        shapes.update({
+            "rp_feat": ((REPEAT_FEATURES, r), "glorot"),
+            "rp_user": ((d, r), "glorot"),
+            "rp_b": ((r,), "zeros"),
+            "rp_out": ((r,), "small"),
+            "rp_lin": ((REPEAT_FEATURES,), "zeros"),
+            "rp_item": ((n + 1,), "zeros"),
+        })
     if arch.encoder == "gru":
         del shapes["cls"]
         shapes.update(
@@ -150,7 +165,8 @@ def constant_names(arch: Architecture) -> tuple[str, ...]:
     return CONSTANTS + ITEM_ITEM_CONSTANTS + (("ii_row",) if arch.item_item_rows else ())
 
 
-INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own", "ii_cart")
+INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own", "ii_cart",
+          "rp_item", "rp_feat")
 
 
 def _layer_norm(xp: Any, x: Any, g: Any, b: Any) -> Any:
@@ -281,6 +297,18 @@ def feature_terms(
     m = arch.max_cart * arch.neighbours
     index = [hist, xp.reshape(nb, (-1, m))]
     value = [rep_val, xp.reshape(co_val, (-1, m))]
+    if arch.repeat_window:
+        # the whole history's repeats: an MLP of the decayed frequencies, counts and recency,
+        # conditioned on the query vector, plus a linear path and a per-item repeat bias
+        items, feats = batch["rp_item"], batch["rp_feat"]
+        rp_ok = xp.cast(xp.not_equal(items, n), "float32")
+        rp_h = xp.relu(
+            xp.matmul(feats, p["rp_feat"]) + xp.expand_dims(xp.matmul(u, p["rp_user"]), 1) + p["rp_b"]
+        )
+        rp_val = (xp.sum(rp_h * p["rp_out"], axis=-1) + xp.sum(feats * p["rp_lin"], axis=-1)
+                  + xp.take(p["rp_item"], items, axis=0)) * rp_ok
+        index.append(items)
+        value.append(rp_val)
     if arch.item_item and item_item:
         # its own, wider cart window: a regression over the whole cart is its point
         k = arch.item_item_cart * arch.item_item

@@ -36,6 +36,7 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
     arch = Architecture(
         n_items=n, dim=config.dim, blocks=config.blocks, heads=config.heads, ffn=2 * config.dim,
         max_cart=max_cart, max_history=config.max_history if returning else 0,
+        repeat_window=config.repeat_window if returning else 0,
         feature_hidden=config.feature_hidden, encoder=config.encoder,
         item_item=min(config.item_item, n - 1) if n >= 2 else 0,
         item_item_cart=int(np.clip(math.ceil(wide), 1, config.item_item_max_cart)),

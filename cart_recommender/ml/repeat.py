@@ -34,6 +34,7 @@ import numpy as np
 from cart_recommender.ml import protocol
 from cart_recommender.ml.baselines import CoPurchase, order_counts, popularity_tiebreak
 from cart_recommender.ml.data import PURCHASE, EventLog, History, Query
+from cart_recommender.ml.features import baskets_of, decayed_frequency
 from cart_recommender.ml.metrics import metrics_from_ranks, target_ranks, tie_priority
 
 #: Orders of the validation split the parameters are chosen on (protocol v1 on the training log).
@@ -42,47 +43,6 @@ _BATCH = 256
 #: Personal scores of one query's history for several parameter sets at once (sharing the work
 #: they have in common): parameter key -> (n_items,) float64.
 Family = Callable[[Query], dict[tuple, np.ndarray]]
-
-
-def baskets_of(history: History, n_items: int) -> list[np.ndarray]:
-    """The distinct known items of each earlier order of a history, oldest order first.
-
-    Purchases without an order code (-1) count as an order of their own each.
-    """
-    items = np.asarray(history.item, dtype=np.int64)
-    if not len(items):
-        return []
-    kinds = np.asarray(history.kind)
-    orders = np.asarray(history.order, dtype=np.int64)
-    keep = (items >= 0) & (items < n_items)
-    if len(kinds) == len(items):
-        keep &= kinds == PURCHASE
-    if len(orders) != len(items):
-        orders = np.full(len(items), -1)
-    positions = np.flatnonzero(keep)
-    if not len(positions):
-        return []
-    keys = np.where(orders[positions] >= 0, orders[positions], -1 - positions)
-    # the history is oldest first: an order comes where its first event does
-    _unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    basket = rank[inverse]
-    order = np.lexsort((items[positions], basket))
-    sorted_items, sorted_basket = items[positions][order], basket[order]
-    bounds = np.flatnonzero(np.r_[True, sorted_basket[1:] != sorted_basket[:-1], True])
-    return [np.unique(sorted_items[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def decayed_frequency(baskets: Sequence[np.ndarray], n_items: int, decay: float) -> np.ndarray:
-    """Each basket weighted ``decay ** (baskets after it)``, normalised to sum to 1."""
-    out = np.zeros(n_items, np.float64)
-    if not baskets:
-        return out
-    weights = decay ** np.arange(len(baskets) - 1, -1, -1, dtype=np.float64)
-    for basket, weight in zip(baskets, weights, strict=True):
-        out[basket] += weight
-    return out / weights.sum()
 
 
 def tifu_vector(baskets: Sequence[np.ndarray], n_items: int, group: int, within: float,

@@ -7,7 +7,8 @@ validation NDCG@10 are kept. The run stops early when validation stops improving
 every few batches, so a cancel from the admin takes effect within seconds). The first epoch
 always completes unless cancelled (``max_examples_per_epoch`` bounds its length), so a tight
 budget on a busy machine still yields a model. After the fit, the weight of the item-to-item
-term (:mod:`cart_recommender.ml.itemitem`) is chosen on the same validation split.
+term (:mod:`cart_recommender.ml.itemitem`) and an extra weight of the repeat window's decayed
+frequency are chosen on the same validation split.
 """
 
 from __future__ import annotations
@@ -31,21 +32,24 @@ from cart_recommender.ml.serving import forward_numpy
 
 #: Weights of the item-to-item term tried on the validation split (0: leave it out).
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0)
+#: Extra weights of the repeat window's decayed purchase frequency tried on the same split.
+GAMMAS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
 
 def _ranking(
     params: dict[str, np.ndarray], arch: Architecture, constants: dict[str, np.ndarray],
     x: dict[str, np.ndarray], item_item: itemitem.ItemItem | None = None,
-    alphas: tuple[float, ...] = (0.0,), k: int = 10, step: int = 512,
+    mixes: tuple[tuple[float, float], ...] = ((0.0, 0.0),), k: int = 10, step: int = 512,
 ) -> list[tuple[float, float]]:
     """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded), for
-    each of ``alphas`` times the ``item_item`` scores added to the model's.
+    each ``(alpha, gamma)`` of ``mixes``: the model's scores plus ``alpha`` times the
+    ``item_item`` scores plus ``gamma`` times the repeat window's decayed frequency.
 
     Scored with the NumPy forward pass (what serving runs), which also spares Keras tracing a
     second (predict) graph every training run.
     """
-    hits = np.zeros(len(alphas))
-    gains = np.zeros(len(alphas))
+    hits = np.zeros(len(mixes))
+    gains = np.zeros(len(mixes))
     total = x["target"].shape[0]
     rows = np.arange(step)
     n = arch.n_items
@@ -56,11 +60,21 @@ def _ranking(
             [forward_numpy(params, constants, part, arch), np.zeros((m, 1), np.float32)], axis=1
         )
         base[rows[:m, None], part["cart"]] = -np.inf  # padding lands in the extra column
+        base = base[:, :n]
         extra = None
         if item_item is not None:  # from the term's own, wider cart window, as serving reads it
             extra = itemitem.scores(item_item, part.get("ii_cart", part["cart"]), n)
-        for a, alpha in enumerate(alphas):
-            scores = base[:, :n] if extra is None or alpha == 0 else base[:, :n] + np.float32(alpha) * extra
+        repeat = None
+        if arch.repeat_window and any(gamma for _alpha, gamma in mixes):
+            repeat = np.zeros((m, n + 1), np.float32)
+            repeat[rows[:m, None], part["rp_item"]] = part["rp_feat"][..., 0]
+            repeat = repeat[:, :n]
+        for a, (alpha, gamma) in enumerate(mixes):
+            scores = base
+            if extra is not None and alpha:
+                scores = scores + np.float32(alpha) * extra
+            if repeat is not None and gamma:
+                scores = scores + np.float32(gamma) * repeat
             mine = scores[rows[:m], part["target"]]
             rank = (scores > mine[:, None]).sum(axis=1)
             hit = rank < k
@@ -73,26 +87,59 @@ def _weights(model: Any) -> dict[str, np.ndarray]:
     return {name: np.asarray(var.numpy(), np.float32) for name, var in model.p.items()}
 
 
-def _fit_item_item(
+def _fit_mixture(
     data: dict[str, Any], config: TrainingConfig, arch: Architecture, params: dict[str, np.ndarray],
     constants: dict[str, np.ndarray], val_x: dict[str, np.ndarray] | None, history: TrainingHistory,
-) -> tuple[Architecture, dict[str, np.ndarray]]:
-    """Choose the item-to-item term's alpha on the validation split; refit its weights on all
-    baskets. Without a validation split, or when alpha 0 wins, the term is left out."""
+) -> tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Choose, on the validation split, the item-to-item term's alpha and how much more the
+    repeat window's decayed frequency should weigh (gamma, added to its linear weight); refit
+    the item-to-item weights on all baskets.
+
+    A coordinate search (alpha, then gamma, then alpha again): the network trains without the
+    item-to-item term, and stops early when its own validation score peaks, so neither weight
+    is right out of the fit. Without a validation split, or when alpha 0 wins, the item-to-item
+    term is left out; gamma 0 leaves the weights as trained.
+    """
     tuned: itemitem.ItemItem | None = data["item_item"]
     plain = {name: value for name, value in constants.items() if not name.startswith("ii_")}
-    if not arch.item_item or tuned is None or not tuned.covered or val_x is None:
-        return replace(arch, item_item=0, item_item_rows=0), plain
-    found = _ranking(params, arch, {**constants, "ii_alpha": np.zeros(1, np.float32)}, val_x,
-                     item_item=tuned, alphas=ALPHAS)
-    best = int(np.argmax([ndcg for _, ndcg in found]))  # the first best: the smallest alpha
-    alpha = ALPHAS[best]
+    dropped = replace(arch, item_item=0, item_item_rows=0)
+    if val_x is None:
+        return dropped, plain, params
+    with_ii = bool(arch.item_item and tuned is not None and tuned.covered)
+    scoring = {**constants, "ii_alpha": np.zeros(1, np.float32)} if with_ii else plain
+    scoring_arch = arch if with_ii else dropped
+    alphas = ALPHAS if with_ii else (0.0,)
+    gammas = GAMMAS if arch.repeat_window else (0.0,)
+
+    def search(pairs: list[tuple[float, float]]) -> list[float]:
+        found = _ranking(params, scoring_arch, scoring, val_x, item_item=tuned if with_ii else None,
+                         mixes=tuple(pairs))
+        return [ndcg for _hr, ndcg in found]
+
+    alpha = gamma = 0.0
+    by_alpha: list[float] = []
+    for step in ("alpha", "gamma", "alpha"):
+        if step == "alpha" and len(alphas) > 1:
+            by_alpha = search([(a, gamma) for a in alphas])
+            alpha = alphas[int(np.argmax(by_alpha))]  # the first best: the smallest weight
+        elif step == "gamma" and len(gammas) > 1:
+            by_gamma = search([(alpha, g) for g in gammas])
+            gamma = gammas[int(np.argmax(by_gamma))]
+            history.repeat_mix = {
+                "gamma": gamma,
+                "val_ndcg": {str(g): round(v, 5) for g, v in zip(gammas, by_gamma, strict=True)},
+            }
+    if gamma:
+        params = {**params, "rp_lin": params["rp_lin"] + np.float32(gamma) * np.eye(
+            len(params["rp_lin"]), dtype=np.float32)[0]}
+    if not with_ii:
+        return dropped, plain, params
     history.item_item = {
         "ridge": round(tuned.ridge, 3), "covered": tuned.covered, "alpha": alpha,
-        "val_ndcg": {str(a): round(ndcg, 5) for a, (_, ndcg) in zip(ALPHAS, found, strict=True)},
+        "val_ndcg": {str(a): round(v, 5) for a, v in zip(alphas, by_alpha, strict=True)},
     }
     if alpha == 0:
-        return replace(arch, item_item=0, item_item_rows=0), plain
+        return dropped, plain, params
     sizes = data["baskets"].sizes()
     every = np.flatnonzero((sizes >= 1) & (sizes <= config.pair_max_basket))
     final = itemitem.fit(
@@ -101,7 +148,7 @@ def _fit_item_item(
     return replace(arch, item_item_rows=final.rows), {
         **plain, "ii_item": final.item, "ii_weight": final.weight, "ii_row": final.row,
         "ii_alpha": np.array([alpha], np.float32),
-    }
+    }, params
 
 
 def train(
@@ -198,7 +245,7 @@ def train(
         raise TrainingStopped(f"training stopped before the first epoch finished ({history.stopped})")
     model.set_weights(best_weights)
     params = _weights(model)
-    arch, constants = _fit_item_item(data, config, arch, params, data["constants"], val_x, history)
+    arch, constants, params = _fit_mixture(data, config, arch, params, data["constants"], val_x, history)
     if len(data["val"].rows):  # the artifact counts co-purchases over every basket
         co = co_purchase(data["baskets"], arch.n_items, arch.neighbours, config.pair_max_basket)
         constants.update(nbr_item=co.neighbour, nbr_count=co.count, item_count=co.item_count)

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cart_recommender.ml.data import KIND_CODE, PURCHASE, History
-from cart_recommender.ml.repeat import baskets_of, decayed_frequency
+from cart_recommender.ml.features import baskets_of, decayed_frequency
 from cart_recommender.serving.state import ServingState
 
 

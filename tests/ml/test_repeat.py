@@ -8,14 +8,8 @@ import pytest
 from cart_recommender.ml import protocol
 from cart_recommender.ml.baselines import CoPurchase, Personal
 from cart_recommender.ml.data import PURCHASE, EventLog, History, Query
-from cart_recommender.ml.repeat import (
-    RepeatDecay,
-    TifuKNN,
-    _UserVectors,
-    baskets_of,
-    decayed_frequency,
-    tifu_vector,
-)
+from cart_recommender.ml.features import baskets_of, decayed_frequency
+from cart_recommender.ml.repeat import RepeatDecay, TifuKNN, _UserVectors, tifu_vector
 from tests.ml.synthetic import synthetic_log
 
 
@@ -142,3 +136,53 @@ def test_serving_scores_repeat_decay_as_the_evaluation_does(split):
         got = _score(served, "repeat_decay", cart, query.history, query.time)
         order = np.argsort(-expected, kind="stable")[:10]
         np.testing.assert_allclose(got[order], expected[order], rtol=1e-4, atol=1e-5)
+
+
+def test_repeat_window_ranks_by_decayed_frequency_with_its_features():
+    from cart_recommender.ml.features import REPEAT_FEATURES, repeat_window
+
+    h = history([0, 1], [0, 2], [0, 3])  # item 0 in every order, 3 only in the last
+    items, feats = repeat_window(h, now=float(len(h.item)) + 86400.0, length=3, n_items=5)
+    assert items[0] == 0 and set(items[1:].tolist()) <= {1, 2, 3}
+    assert items[1] == 3  # the most recent single purchase decays least
+    assert feats.shape == (3, REPEAT_FEATURES)
+    assert feats[0, 0] == pytest.approx(1.0) and feats[0, 1] == pytest.approx(1.0)  # bought every time
+    assert feats[0, 3] == pytest.approx(1.0)  # in 3 of 3 orders
+    assert feats[1, 4] == pytest.approx(0.0)  # item 3 was bought in the latest order
+    padded, zero = repeat_window(History(), now=0.0, length=3, n_items=5)
+    assert padded.tolist() == [5, 5, 5] and not zero.any()
+
+
+def test_training_windows_are_the_windows_served_for_the_same_history():
+    """The training walk (state before each order) and a query's window of the same earlier
+    purchases must agree, or the model would learn on inputs it never sees when serving."""
+    from cart_recommender.ml.config import TrainingConfig
+    from cart_recommender.ml.data import Query
+    from cart_recommender.ml.examples import query_inputs
+    from cart_recommender.ml.preparation import prepare
+
+    log = synthetic_log(seed=3, n_orders=200)
+    data = prepare(log, TrainingConfig(repeat_window=6, max_history=4, dim=8))
+    arch, baskets, train = data["arch"], data["baskets"], data["train"]
+    assert arch.repeat_window == 6
+    checked = 0
+    for r, b in enumerate(train.rows[-40:], start=len(train.rows) - 40):
+        s = baskets.shopper[b]
+        before = np.flatnonzero((log.shopper == s) & (log.time < baskets.time[b]))
+        past = History(item=log.item[before], time=log.time[before], kind=log.kind[before],
+                       order=log.order[before])
+        q = query_inputs([Query(cart=np.zeros(0, np.int32), history=past, time=baskets.time[b])], arch)
+        np.testing.assert_array_equal(q["rp_item"][0], train.rp_item[r])
+        np.testing.assert_allclose(q["rp_feat"][0], train.rp_feat[r], atol=1e-6)
+        checked += int((train.rp_item[r] < arch.n_items).any())
+    assert checked > 20  # most of these shoppers have bought before
+
+
+def test_a_shop_without_returning_shoppers_gets_no_repeat_window():
+    from cart_recommender.ml.config import TrainingConfig
+    from cart_recommender.ml.preparation import prepare
+
+    records = [(float(o), f"guest{o}", "purchase", item, f"o{o}")
+               for o in range(30) for item in (f"a{o % 5}", f"b{o % 7}")]
+    arch = prepare(EventLog.from_records(records), TrainingConfig())["arch"]
+    assert arch.repeat_window == 0 and arch.max_history == 0
