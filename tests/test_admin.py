@@ -159,6 +159,24 @@ def test_detail_page_shows_the_item_to_item_weight_and_why_it_won(operator):
     assert "Left out: no weight beat the model alone" in page
 
 
+def test_detail_page_shows_the_repeat_weight_and_why_it_won(operator):
+    version = trained(0.4)
+    page = operator.get(url("change", version.pk)).content.decode()
+    assert 'id="cr-repeat-mix"' not in page  # versions trained without a repeat window
+    curve = {"0.0": 0.073, "8.0": 0.078, "32.0": 0.085, "64.0": 0.081}
+    version.history = {**version.history, "repeat_mix": {"gamma": 32.0, "val_ndcg": curve}}
+    version.save(update_fields=["history"])
+    page = operator.get(url("change", version.pk)).content.decode()
+    section = re.search(r'<fieldset[^>]*id="cr-repeat-mix".*?</fieldset>', page, re.S).group(0)
+    assert "weighs 32 more, chosen on the validation split" in section
+    chart = re.search(r'<svg class="cr-chart".*?</svg>', section, re.S).group(0)
+    assert "Validation NDCG@10 by repeat weight" in chart
+    assert [w for w in ("0", "8", "32", "64") if f">{w}</text>" in chart] == ["0", "8", "32", "64"]
+    version.history = {**version.history, "repeat_mix": {"gamma": 0.0, "val_ndcg": curve}}
+    version.save(update_fields=["history"])
+    assert "the network's own balance" in operator.get(url("change", version.pk)).content.decode()
+
+
 def test_a_version_without_metrics_renders_without_plots(operator):
     version = ModelVersion.objects.create(status=Status.FAILED, error="TrainingError: too few events")
     page = operator.get(url("change", version.pk)).content.decode()

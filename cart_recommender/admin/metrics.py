@@ -122,18 +122,34 @@ def item_item(version: ModelVersion) -> dict[str, Any] | None:
     fit = (version.history or {}).get("item_item") or {}
     if "alpha" not in fit:
         return None
-    curve = fit.get("val_ndcg") or {}
-    weights = sorted(curve, key=float)
-    chart = None
-    if weights:
-        chart = line_chart(
-            [Series(_("validation NDCG@10"), [curve[w] for w in weights])],
-            x_values=[_fmt_weight(w) for w in weights],
-            title=_("Validation NDCG@10 by item-to-item weight"),
-            x_label=_("weight"), y_label="NDCG@10",
-        )
+    chart = _weight_chart(fit, _("Validation NDCG@10 by item-to-item weight"))
     return {"alpha": _fmt_weight(fit["alpha"]), "ridge": fit.get("ridge"), "covered": fit.get("covered"),
             "off": float(fit["alpha"]) == 0.0, "chart": chart}
+
+
+def repeat_mix(version: ModelVersion) -> dict[str, Any] | None:
+    """The repeat window's extra weight (gamma), chosen like the item-to-item weight.
+
+    A large gamma says this shop's shoppers mostly buy again what they bought before, so the
+    model leans on their own decayed purchase frequencies; 0 keeps the network's own balance.
+    """
+    fit = (version.history or {}).get("repeat_mix") or {}
+    if "gamma" not in fit:
+        return None
+    chart = _weight_chart(fit, _("Validation NDCG@10 by repeat weight"))
+    return {"gamma": _fmt_weight(fit["gamma"]), "off": float(fit["gamma"]) == 0.0, "chart": chart}
+
+
+def _weight_chart(fit: dict[str, Any], title: str) -> SafeString | None:
+    curve = fit.get("val_ndcg") or {}
+    weights = sorted(curve, key=float)
+    if not weights:
+        return None
+    return line_chart(
+        [Series(_("validation NDCG@10"), [curve[w] for w in weights])],
+        x_values=[_fmt_weight(w) for w in weights], title=title,
+        x_label=_("weight"), y_label="NDCG@10",
+    )
 
 
 def _fmt_weight(value: Any) -> str:

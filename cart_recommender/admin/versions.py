@@ -191,6 +191,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 "loss_chart": shown.loss_chart(version),
                 "hr_chart": shown.hr_curve_chart(version),
                 "item_item": shown.item_item(version),
+                "repeat_mix": shown.repeat_mix(version),
                 "params": sorted((version.params or {}).items()),
                 "activatable": version.status in registry.ACTIVATABLE and bool(version.artifact),
                 "is_rollback": bool(active and version.status == Status.RETIRED and version.pk < active.pk),

@@ -9,6 +9,7 @@ without a trained model.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -56,13 +57,16 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
     counted[val_rows] = False
     constants = {"nbr_item": co.neighbour, "nbr_count": co.count, "item_count": co.item_count}
     item_item = None
+    item_item_s = 0.0
     if arch.item_item:
+        fitting = time.monotonic()
         item_item = itemitem.fit(
             baskets, n, np.flatnonzero(counted), arch.item_item, config.item_item_max_items
         )
         constants.update(ii_item=item_item.item, ii_weight=item_item.weight, ii_row=item_item.row,
                          ii_alpha=np.zeros(1, np.float32))
         arch = replace(arch, item_item_rows=item_item.rows)
+        item_item_s = time.monotonic() - fitting
     counts = co.item_count[:n].astype(np.float64) + 1.0
     return {
         "arch": arch,
@@ -73,4 +77,5 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
         "val": BasketHistories(log, baskets, arch, val_rows),
         "item_prob": counts / counts.sum(),
         "item_item": item_item,
+        "item_item_s": item_item_s,  # what the refit on every basket will take, about
     }

@@ -186,3 +186,46 @@ def test_a_shop_without_returning_shoppers_gets_no_repeat_window():
                for o in range(30) for item in (f"a{o % 5}", f"b{o % 7}")]
     arch = prepare(EventLog.from_records(records), TrainingConfig())["arch"]
     assert arch.repeat_window == 0 and arch.max_history == 0
+
+
+def test_cart_shares_count_the_shoppers_own_orders_holding_both():
+    from cart_recommender.ml.features import CART_SHARES, repeat_window
+
+    h = history([0, 1], [0, 2], [0, 1], [3])
+    items, feats = repeat_window(h, now=100.0, length=4, n_items=6, cart=np.array([1, 5]))
+    at = {int(i): f for i, f in zip(items, feats, strict=True) if i < 6}
+    lo, hi = CART_SHARES
+    # item 0 is in 3 orders, 2 of them with cart item 1; item 5 was never bought (share 0)
+    assert at[0][lo] == pytest.approx(2 / 3) and at[0][hi] == pytest.approx(1 / 3)
+    assert at[2][lo] == 0.0 and at[3][lo] == 0.0
+    _, without = repeat_window(h, now=100.0, length=4, n_items=6)
+    assert not without[:, lo:].any()
+    np.testing.assert_array_equal(without[:, :lo], feats[:, :lo])
+
+
+def test_training_examples_get_the_cart_shares_their_query_would_get():
+    from cart_recommender.ml.config import TrainingConfig
+    from cart_recommender.ml.data import Query
+    from cart_recommender.ml.examples import BasketHistories, draw_examples, query_inputs
+    from cart_recommender.ml.preparation import prepare
+
+    log = synthetic_log(seed=5, n_orders=200)
+    data = prepare(log, TrainingConfig(repeat_window=8, max_history=4, dim=8, max_cart=24))
+    arch, baskets = data["arch"], data["baskets"]
+    sizes = baskets.sizes()
+    rng = np.random.default_rng(0)
+    compared = 0
+    for b in np.flatnonzero(sizes >= 3)[-30:]:
+        one = BasketHistories(log, baskets, arch, np.array([b]))
+        x = draw_examples(baskets, one, arch, rng, per_basket=1, counted=data["counted"])
+        items = baskets.item[baskets.start[b] : baskets.start[b + 1]]
+        cart = items[items != x["target"][0]]
+        s = baskets.shopper[b]
+        before = np.flatnonzero((log.shopper == s) & (log.time < baskets.time[b]))
+        past = History(item=log.item[before], time=log.time[before], kind=log.kind[before],
+                       order=log.order[before])
+        q = query_inputs([Query(cart=cart, history=past, time=baskets.time[b])], arch)
+        np.testing.assert_array_equal(q["rp_item"][0], x["rp_item"][0])
+        np.testing.assert_allclose(q["rp_feat"][0], x["rp_feat"][0], atol=2e-3)  # shares kept as float16
+        compared += int(x["rp_feat"][0][:, 7].any())
+    assert compared > 5
