@@ -52,7 +52,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 id="cart_recommender.E003",
             )
         )
-    for name in ("BUNDLE_SIZE", "MAX_BUNDLE_SIZE", "MAX_CART_ITEMS", "INGEST_MAX_EVENTS"):
+    for name in ("BUNDLE_SIZE", "MAX_BUNDLE_SIZE", "MAX_CART_ITEMS", "INGEST_MAX_EVENTS", "HISTORY_EVENTS"):
         value = getattr(app_settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             errors.append(

@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BUNDLE_SIZE": 10,
     # Largest cart a bundle request may describe.
     "MAX_CART_ITEMS": 100,
+    # Most of the shopper's own latest events a freshly computed bundle reads (one query).
+    "HISTORY_EVENTS": 1000,
     # At most this many bundle items share one category (None = no cap).
     "CATEGORY_CAP": 1,
     # Prefer bundles that lift the cart total over this amount (None = off).

@@ -216,6 +216,20 @@ def test_a_shopper_with_history_gets_the_full_forward_pass(django_user_model):
     assert [c.key for c in got] == [model.items[i] for i in np.argsort(-full, kind="stable")[:5]]
 
 
+def test_history_reads_the_latest_history_events_setting_many_in_one_query(
+    django_user_model, django_assert_num_queries
+):
+    articles = make_shop()
+    me = django_user_model.objects.create_user("me")
+    keys = list(articles)[:5]
+    for n, key in enumerate(keys):
+        Event.objects.create(event_type="purchase", product=articles[key], user=me, order_ref=f"o{n}")
+    with recommender_settings(HISTORY_EVENTS=3), django_assert_num_queries(1):
+        got = shopper_history(shoppers.of_user(me))
+    assert [h.order_ref for h in got] == ["o2", "o3", "o4"]  # the latest, oldest first
+    assert len(shopper_history(shoppers.of_user(me))) == 5
+
+
 def test_a_baseline_that_won_its_holdout_serves_from_the_artifacts_arrays():
     make_shop()
     version = activate_model("copurchase")

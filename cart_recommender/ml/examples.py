@@ -16,14 +16,12 @@ import numpy as np
 
 from cart_recommender.ml.data import EventLog, History, Query
 from cart_recommender.ml.features import (
-    CART_SHARES,
     REPEAT_FEATURES,
     Baskets,
     RepeatState,
     cart_tokens,
     history_tokens,
-    repeat_state,
-    window_with_cart,
+    repeat_window,
 )
 from cart_recommender.ml.network import Architecture
 
@@ -42,9 +40,6 @@ class BasketHistories:
         window = arch.repeat_window
         self.rp_item = np.full((rows.size, window), n, np.int32)
         self.rp_feat = np.zeros((rows.size, window, REPEAT_FEATURES), np.float32)
-        # per row, (filled window slots, basket items): the cart shares of each basket item,
-        # so each example's cart features are a max and a mean over its cart's columns
-        self.rp_shares: list[np.ndarray] = [np.zeros((0, 0), np.float16)] * rows.size
         if window:
             self._repeat_windows(baskets, rows, window, n)
         if length == 0:
@@ -78,12 +73,11 @@ class BasketHistories:
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             orders = mine[lo:hi]
             parts = [baskets.item[baskets.start[b] : baskets.start[b + 1]] for b in orders]
-            state = RepeatState(np.unique(np.concatenate(parts)), capacity=len(orders))
+            state = RepeatState(np.unique(np.concatenate(parts)))
             for b, items in zip(orders, parts, strict=True):
                 r = slot.get(int(b))
-                if r is not None and state.orders:
+                if r is not None:
                     self.rp_item[r], self.rp_feat[r] = state.window(baskets.time[b], window, n)
-                    self.rp_shares[r] = state.cart_shares(state.top(window), items).astype(np.float16)
                 state.add(items, baskets.time[b])
 
 
@@ -102,7 +96,7 @@ def draw_examples(
     model removes its own contribution, so an example never sees itself in the features).
     """
     c_len, ii_len = arch.max_cart, arch.item_item_cart
-    carts, ii_carts, targets, rows, held = [], [], [], [], []
+    carts, ii_carts, targets, rows = [], [], [], []
     for r, b in enumerate(hist.rows):
         items = baskets.item[baskets.start[b] : baskets.start[b + 1]]
         k = items.size
@@ -117,7 +111,6 @@ def draw_examples(
                 ii_carts.append(ii_cart)
             targets.append(items[t])
             rows.append(r)
-            held.append(t)
     order = rng.permutation(len(targets))
     if limit is not None:
         order = order[:limit]
@@ -133,22 +126,9 @@ def draw_examples(
     }
     if arch.repeat_window:
         out["rp_item"], out["rp_feat"] = hist.rp_item[rows_a], hist.rp_feat[rows_a]
-        _cart_shares(out["rp_feat"], hist.rp_shares, rows_a, np.asarray(held, np.int64)[order])
     if arch.item_item:
         out["ii_cart"] = np.asarray(ii_carts, np.int32).reshape(-1, ii_len)[order]
     return out
-
-
-def _cart_shares(feats: np.ndarray, shares: list[np.ndarray], rows: np.ndarray, held: np.ndarray) -> None:
-    """Fill each example's cart features: its cart is the basket without the held-out item."""
-    lo, hi = CART_SHARES[0], CART_SHARES[-1] + 1
-    for e, (r, t) in enumerate(zip(rows, held, strict=True)):
-        mine = shares[r]
-        k = mine.shape[1]
-        if not mine.shape[0] or k < 2:
-            continue
-        cart = np.delete(mine, t, axis=1).astype(np.float32)
-        feats[e, : mine.shape[0], lo:hi] = np.stack([cart.max(axis=1), cart.sum(axis=1) / (k - 1)], axis=1)
 
 
 def cart_windows(cart: np.ndarray, arch: Architecture) -> tuple[np.ndarray, np.ndarray | None]:
@@ -179,11 +159,10 @@ def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.n
     if arch.repeat_window:
         out["rp_item"] = np.full((q, arch.repeat_window), n, np.int32)
         out["rp_feat"] = np.zeros((q, arch.repeat_window, REPEAT_FEATURES), np.float32)
-    states: dict[tuple[int, float], RepeatState | None] = {}
+    windows: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
     for i, query in enumerate(queries):
         cart = np.asarray(query.cart)
-        known = cart[(cart >= 0) & (cart < n)]
-        out["cart"][i], ii_cart = cart_windows(known, arch)
+        out["cart"][i], ii_cart = cart_windows(cart[(cart >= 0) & (cart < n)], arch)
         if ii_cart is not None:
             out["ii_cart"][i] = ii_cart
         h = query.history
@@ -194,11 +173,9 @@ def query_inputs(queries: Sequence[Query], arch: Architecture) -> dict[str, np.n
         if arch.repeat_window:
             # an order's leave-one-out queries share one history: summarise it once
             key = (id(h), query.time)
-            if key not in states:
+            if key not in windows:
                 past = History(item=h.item[keep], time=h.time[keep], kind=h.kind[keep],
                                order=h.order[keep] if len(h.order) == len(h.item) else h.order)
-                states[key] = repeat_state(past, n)
-            out["rp_item"][i], out["rp_feat"][i] = window_with_cart(
-                states[key], query.time, arch.repeat_window, n, np.unique(known)
-            )
+                windows[key] = repeat_window(past, query.time, arch.repeat_window, n)
+            out["rp_item"][i], out["rp_feat"][i] = windows[key]
     return out

@@ -18,12 +18,8 @@ import numpy as np
 from cart_recommender.ml.data import PURCHASE, EventLog, History
 
 AGE_BUCKETS = 16  # log2(1 + hours) buckets: the last one holds everything older than ~3.7 years
-#: Features per item of the repeat window (see :func:`repeat_window`); the last two depend on
-#: the cart (:data:`CART_SHARES`), the others on the history alone.
-REPEAT_FEATURES = 9
-#: Where the repeat window's cart features sit: for the item ``j``, over the shopper's earlier
-#: orders that hold ``j``, the largest and the mean share that also hold a given cart item.
-CART_SHARES = (7, 8)
+#: Features per item of the repeat window (see :func:`repeat_window`).
+REPEAT_FEATURES = 7
 #: Decays of the two decayed purchase frequencies among them (per order since).
 REPEAT_DECAYS = (0.95, 0.7)
 COUNT_BUCKETS = 8  # log2(count) buckets
@@ -245,11 +241,10 @@ class RepeatState:
 
     Gives the repeat window of :func:`repeat_window`'s inputs at any point, so a training run
     walks each shopper's orders once (the window before order ``j`` from the state after
-    ``j - 1`` orders) and serving summarises a history the same way. ``capacity`` (the orders
-    it will see) keeps which order held which item, for :meth:`cart_shares`.
+    ``j - 1`` orders) and serving summarises a history the same way.
     """
 
-    def __init__(self, items: np.ndarray, capacity: int = 0) -> None:
+    def __init__(self, items: np.ndarray) -> None:
         self.items = np.asarray(items, np.int64)  # every item the shopper ever buys, sorted
         u = len(self.items)
         self.decayed = np.zeros((len(REPEAT_DECAYS), u))
@@ -258,7 +253,6 @@ class RepeatState:
         self.last_order = np.full(u, -1.0)
         self.last_time = np.zeros(u)
         self.orders = 0
-        self.member = np.zeros((u, capacity), np.float32)
 
     def add(self, basket: np.ndarray, time: float) -> None:
         where = np.searchsorted(self.items, basket)
@@ -269,25 +263,18 @@ class RepeatState:
         self.count[where] += 1
         self.last_order[where] = self.orders
         self.last_time[where] = time
-        if self.orders < self.member.shape[1]:
-            self.member[where, self.orders] = 1.0
         self.orders += 1
 
-    def top(self, length: int) -> np.ndarray:
-        """Positions (into ``items``) of the ``length`` items likeliest bought again: by the
-        first decayed frequency, then by count."""
-        bought = np.flatnonzero(self.count > 0)
-        score = self.decayed[0, bought]
-        return bought[np.lexsort((-self.count[bought], -score))[:length]]
-
     def window(self, now: float, length: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
-        """The window's ``(item (length,) int32, features (length, REPEAT_FEATURES) float32)``,
-        the cart features left 0 (see :meth:`cart_shares`)."""
+        """The ``length`` items most likely bought again (by the first decayed frequency) and
+        their features: ``(item (length,) int32, features (length, REPEAT_FEATURES) float32)``."""
         out_item = np.full(length, pad, np.int32)
         out_feat = np.zeros((length, REPEAT_FEATURES), np.float32)
-        top = self.top(length) if length else np.zeros(0, np.int64)
-        if not len(top):
+        bought = np.flatnonzero(self.count > 0)
+        if not len(bought) or length == 0:
             return out_item, out_feat
+        score = self.decayed[0, bought]
+        top = bought[np.lexsort((-self.count[bought], -score))[:length]]
         m = len(top)
         out_item[:m] = self.items[top]
         n_orders = float(self.orders)
@@ -299,62 +286,16 @@ class RepeatState:
             np.log1p(np.maximum(now - self.last_time[top], 0.0) / 86400.0) / 5.0,
             np.full(m, np.log1p(n_orders) / 5.0),
         ]
-        out_feat[:m, : CART_SHARES[0]] = np.stack(features, axis=1)
+        out_feat[:m] = np.stack(features, axis=1)
         return out_item, out_feat
 
-    def cart_shares(self, top: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """``(len(top), len(items))``: of the earlier orders holding each window item, the
-        share that also held each of ``items`` (0 for an item the shopper never bought).
 
-        The shopper's own co-occurrence: what *they* buy together, which the shop-wide
-        co-purchase counts blur across every household.
-        """
-        out = np.zeros((len(top), len(items)), np.float32)
-        if not len(top) or not len(items):
-            return out
-        pos = np.searchsorted(self.items, items)
-        known = (pos < len(self.items)) & (self.items[np.minimum(pos, len(self.items) - 1)] == items)
-        member = self.member[:, : self.orders]
-        both = member[top] @ member[pos[known]].T
-        out[:, known] = both / np.maximum(self.count[top], 1.0)[:, None]
-        return out
-
-
-def shares_summary(shares: np.ndarray) -> np.ndarray:
-    """The two cart features from :meth:`RepeatState.cart_shares` over the cart's items."""
-    if shares.shape[1] == 0:
-        return np.zeros((shares.shape[0], 2), np.float32)
-    return np.stack([shares.max(axis=1), shares.mean(axis=1)], axis=1)
-
-
-def repeat_state(history: History, n_items: int) -> RepeatState | None:
-    """A history's purchases summarised (None without any): what serving and evaluation
-    queries read their repeat windows from."""
+def repeat_window(history: History, now: float, length: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """The repeat window of a history (serving and evaluation queries)."""
     baskets = timed_baskets(history, n_items)
-    if not baskets:
-        return None
-    state = RepeatState(np.unique(np.concatenate([b for b, _t in baskets])), capacity=len(baskets))
+    if not baskets or length == 0:
+        return np.full(length, n_items, np.int32), np.zeros((length, REPEAT_FEATURES), np.float32)
+    state = RepeatState(np.unique(np.concatenate([b for b, _t in baskets])))
     for basket, when in baskets:
         state.add(basket, when)
-    return state
-
-
-def window_with_cart(
-    state: RepeatState | None, now: float, length: int, n_items: int, cart: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The repeat window of ``state`` at ``now``, with the cart features of ``cart`` (distinct
-    known item codes) when given."""
-    if state is None or length == 0:
-        return np.full(length, n_items, np.int32), np.zeros((length, REPEAT_FEATURES), np.float32)
-    items, feats = state.window(now, length, n_items)
-    if cart is not None and len(cart):
-        top = state.top(length)
-        feats[: len(top), CART_SHARES[0] :] = shares_summary(state.cart_shares(top, np.asarray(cart)))
-    return items, feats
-
-
-def repeat_window(
-    history: History, now: float, length: int, n_items: int, cart: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The repeat window of a history, with the cart features of ``cart`` when given."""
-    return window_with_cart(repeat_state(history, n_items), now, length, n_items, cart)
+    return state.window(now, length, n_items)

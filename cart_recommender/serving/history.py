@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cart_recommender.conf import app_settings
 from cart_recommender.models import Event
 from cart_recommender.shoppers import Shopper
 
@@ -27,14 +28,16 @@ class HistoryEvent:
     order_ref: str
 
 
-def shopper_history(shopper: Shopper, limit: int = 200) -> list[HistoryEvent]:
-    """The shopper's own latest events, oldest first; empty without an identity.
+def shopper_history(shopper: Shopper, limit: int | None = None) -> list[HistoryEvent]:
+    """The shopper's own latest ``limit`` events (default: the ``HISTORY_EVENTS`` setting),
+    oldest first; empty without an identity.
 
     A logged-in user's events and those under the shop's id the adapter links them to
     (``shopper_ref``), else an anonymous session's own events.
     """
     if shopper.user_id is None and not shopper.session_key:
         return []
+    limit = app_settings.HISTORY_EVENTS if limit is None else limit
     rows = (
         Event.objects.for_shopper(user_id=shopper.user_id, session_key=shopper.session_key,
                                   shopper_ref=shopper.shopper_ref)
