@@ -433,11 +433,14 @@ def test_a_slow_count_is_reused_for_a_while_even_after_new_events(viewer, monkey
 
 
 @pytest.mark.django_db(transaction=True)
-def test_retrain_without_a_reachable_broker_says_so_and_leaves_nothing_queued():
+def test_retrain_without_a_reachable_broker_says_so_and_leaves_nothing_queued(monkeypatch):
     from celery import Celery
 
     from tests.celery_app import app as suite_app
 
+    # Celery reads CELERY_BROKER_URL from the environment before any configuration (CI sets it
+    # for the real broker), so the unreachable app would otherwise talk to the real Redis.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     client = staff("operator", "view_modelversion", "retrain_modelversion")
     unreachable = Celery("unreachable", broker="redis://127.0.0.1:1/0", set_as_current=False)
     unreachable.conf.broker_connection_timeout = 1
