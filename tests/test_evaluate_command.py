@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def test_evaluate_prints_the_table_and_writes_the_json(csv_file, tmp_path):
     assert report["results"]["personal"]["hr_curve"][:3] == pytest.approx([2 / 5, 2 / 5, 4 / 5])
     assert report["results"]["popularity"]["mrr@10"] == pytest.approx((1 + 0.5 + 0.5 + 1 / 3) / 5)
     assert set(report["timings"]) >= {"train_s", "eval_s"}
+    assert all(t["fit_peak_mb"] >= 0 for t in report["timings"]["by_method"].values())
     assert report["source"]["bad_rows"] == 1
     table = out.getvalue()
     assert "popularity" in table and "HR@10" in table and "0.8000" in table
@@ -60,3 +62,18 @@ def test_runs_with_an_unreachable_database(csv_file, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "copurchase" in result.stdout
+
+
+def test_peak_memory_sees_what_a_block_allocates_and_frees():
+    import numpy as np
+
+    from cart_recommender.ml.quality import PeakMemory
+
+    with PeakMemory() as memory:
+        block = np.ones(200 * 2**20 // 8)  # 200 MB, touched
+        time.sleep(0.2)
+        del block
+    assert 150 < memory.added_mb < 400
+    with PeakMemory() as idle:
+        time.sleep(0.1)
+    assert idle.added_mb < 50

@@ -15,6 +15,8 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -33,6 +35,46 @@ from cart_recommender.ml.repeat import RepeatDecay, TifuKNN
 METHOD_ORDER = ("popularity", "copurchase", "personal", "repeat_decay", "tifuknn", "model")
 #: Every scorer the model is measured against, in table order.
 BASELINES = (Popularity, CoPurchase, Personal, RepeatDecay, TifuKNN)
+
+
+def _rss_mb() -> float | None:
+    """This process's resident memory now (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class PeakMemory:
+    """The most resident memory a block added over what the process held before it.
+
+    Sampled every 20 ms in a thread: memory freed between samples is missed, so this is a
+    lower bound, but it sees Keras and NumPy alike (tracemalloc would miss the TensorFlow side).
+    """
+
+    def __init__(self, every_s: float = 0.02) -> None:
+        self.every_s = every_s
+        self.added_mb: float | None = None
+
+    def __enter__(self) -> PeakMemory:
+        self._start = _rss_mb()
+        self._peak = self._start or 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.every_s):
+            self._peak = max(self._peak, _rss_mb() or 0.0)
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        now = _rss_mb()
+        if self._start is not None and now is not None:
+            self.added_mb = round(max(self._peak, now) - self._start, 1)
 
 
 def make_model(seed: int = 0, epochs: int | None = None, time_budget_s: float | None = None,
@@ -86,11 +128,14 @@ def evaluate_log(
         except ImportError as exc:
             errors["model"] = f"not available: {exc}"
     train_s: dict[str, float] = {}
+    peak_mb: dict[str, float | None] = {}
     fitted: list[Scorer] = []
     for scorer in scorers:
         say(f"fitting {scorer.name}")
         try:
-            train_s.update(protocol.fit_all([scorer], split))
+            with PeakMemory() as memory:
+                train_s.update(protocol.fit_all([scorer], split))
+            peak_mb[scorer.name] = memory.added_mb
         except Exception as exc:  # a failing model must not hide the baselines' numbers
             if scorer.name != "model":
                 raise
@@ -100,7 +145,7 @@ def evaluate_log(
     say("evaluating")
     report = protocol.evaluate(fitted, split)
     by_method = {
-        name: {"train_s": train_s.get(name, 0.0), **times}
+        name: {"train_s": train_s.get(name, 0.0), "fit_peak_mb": peak_mb.get(name), **times}
         for name, times in report["timings"]["by_method"].items()
     }
     report["timings"] = {
@@ -137,14 +182,15 @@ def evaluate_file(path: str | Path, **options: Any) -> dict[str, Any]:
 
 def format_table(report: dict[str, Any]) -> str:
     """A readable method x metric table of one report: the headline metrics, HR@10 and NDCG@10 on
-    repeat and explore queries, fit and evaluation seconds, and the model against the best baseline."""
+    repeat and explore queries, fit seconds, the memory a fit added at its peak (MB over what
+    the process held before it), evaluation seconds, and the model against the best baseline."""
     results = report["results"]
     names = [m for m in METHOD_ORDER if m in results] + sorted(set(results) - set(METHOD_ORDER))
     by_method = report.get("timings", {}).get("by_method", {})
     kinds = ("repeat", "explore")
     header = (f"{'method':<13}" + "".join(f"{m.upper():>9}" for m in HEADLINE)
               + "".join(f"{k[:3] + ' HR':>9}{k[:3] + ' NDCG':>10}" for k in kinds)
-              + f"{'fit s':>8}{'eval s':>8}")
+              + f"{'fit s':>8}{'fit MB':>8}{'eval s':>8}")
     lines = [header, "-" * len(header)]
     for name in names:
         times = by_method.get(name, {})
@@ -153,7 +199,9 @@ def format_table(report: dict[str, Any]) -> str:
             f"{name:<13}" + "".join(f"{results[name][m]:>9.4f}" for m in HEADLINE)
             + "".join(f"{split.get(k, {}).get('hr@10', 0.0):>9.4f}"
                       f"{split.get(k, {}).get('ndcg@10', 0.0):>10.4f}" for k in kinds)
-            + f"{times.get('train_s', 0.0):>8.1f}{times.get('eval_s', 0.0):>8.1f}"
+            + f"{times.get('train_s', 0.0):>8.1f}"
+            + (f"{times['fit_peak_mb']:>8.0f}" if times.get("fit_peak_mb") is not None else f"{'-':>8}")
+            + f"{times.get('eval_s', 0.0):>8.1f}"
         )
     for name, reason in report.get("errors", {}).items():
         lines.append(f"{name:<13} skipped: {reason.splitlines()[0]}")
