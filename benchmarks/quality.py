@@ -7,7 +7,8 @@ The numbers are those of ``manage.py cart_recommender_evaluate`` (same function 
     ... benchmarks/quality.py --set encoder=gru --time-budget 100000 --epochs 6   # an experiment
 
 Without FILE it runs every ``*.csv`` / ``*.csv.gz`` in ../shared/datasets/ (next to the repo)
-or in --datasets DIR.
+or in --datasets DIR. Each dataset runs in a process of its own, so that its "fit MB" (how much
+resident memory a method's fit added) is not hidden by memory an earlier dataset left behind.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a model training parameter (TrainingConfig field), e.g. encoder=gru")
     parser.add_argument("--json", metavar="OUT", help="write all reports as JSON to OUT")
+    parser.add_argument("--table-only", action="store_true", help=argparse.SUPPRESS)  # a child run
     args = parser.parse_args(argv)
 
     params = {}
@@ -58,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         parser.error(f"no dataset found in {args.datasets}")
     reports = {}
+    if len(files) > 1:
+        for path in files:
+            reports.update(_in_child(path, args))
+        return _finish(reports, args)
     for path in files:
         name = path.name.split(".")[0]
         print(f"== {name} ({path})", file=sys.stderr, flush=True)
@@ -70,8 +78,31 @@ def main(argv: list[str] | None = None) -> int:
         report["params"] = params
         reports[name] = report
         print(f"\n{name}\n{format_table(report)}\n", flush=True)
+    return _finish(reports, args)
+
+
+def _in_child(path: Path, args: argparse.Namespace) -> dict:
+    """One dataset's report, measured in a fresh Python process (its table printed as it ends)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "report.json"
+        command = [sys.executable, __file__, str(path), "--json", str(out), "--table-only",
+                   "--seed", str(args.seed)]
+        if args.no_model:
+            command.append("--no-model")
+        if args.epochs is not None:
+            command += ["--epochs", str(args.epochs)]
+        if args.time_budget is not None:
+            command += ["--time-budget", str(args.time_budget)]
+        for entry in args.set:
+            command += ["--set", entry]
+        subprocess.run(command, check=True)
+        return json.loads(out.read_text())["datasets"]
+
+
+def _finish(reports: dict, args: argparse.Namespace) -> int:
     text = json.dumps({"protocol": "v1", "datasets": reports}, indent=2)
-    print(text)
+    if not args.table_only:
+        print(text)
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)

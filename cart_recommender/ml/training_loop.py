@@ -87,10 +87,7 @@ def _weights(model: Any) -> dict[str, np.ndarray]:
     return {name: np.asarray(var.numpy(), np.float32) for name, var in model.p.items()}
 
 
-def _fit_mixture(
-    data: dict[str, Any], config: TrainingConfig, arch: Architecture, params: dict[str, np.ndarray],
-    constants: dict[str, np.ndarray], val_x: dict[str, np.ndarray] | None, history: TrainingHistory,
-) -> tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray]]:
+class _MixtureSearch:
     """Choose, on the validation split, the item-to-item term's alpha and how much more the
     repeat window's decayed frequency should weigh (gamma, added to its linear weight); refit
     the item-to-item weights on all baskets.
@@ -100,55 +97,78 @@ def _fit_mixture(
     is right out of the fit. Without a validation split, or when alpha 0 wins, the item-to-item
     term is left out; gamma 0 leaves the weights as trained.
     """
-    tuned: itemitem.ItemItem | None = data["item_item"]
-    plain = {name: value for name, value in constants.items() if not name.startswith("ii_")}
-    dropped = replace(arch, item_item=0, item_item_rows=0)
-    if val_x is None:
-        return dropped, plain, params
-    with_ii = bool(arch.item_item and tuned is not None and tuned.covered)
-    scoring = {**constants, "ii_alpha": np.zeros(1, np.float32)} if with_ii else plain
-    scoring_arch = arch if with_ii else dropped
-    alphas = ALPHAS if with_ii else (0.0,)
-    gammas = GAMMAS if arch.repeat_window else (0.0,)
 
-    def search(pairs: list[tuple[float, float]]) -> list[float]:
-        found = _ranking(params, scoring_arch, scoring, val_x, item_item=tuned if with_ii else None,
-                         mixes=tuple(pairs))
+    def __init__(self, data: dict[str, Any], arch: Architecture, constants: dict[str, np.ndarray]) -> None:
+        self.data = data
+        self.tuned: itemitem.ItemItem | None = data["item_item"]
+        self.plain = {name: value for name, value in constants.items() if not name.startswith("ii_")}
+        self.dropped = replace(arch, item_item=0, item_item_rows=0)
+        self.with_ii = bool(arch.item_item and self.tuned is not None and self.tuned.covered)
+        self.scoring = {**constants, "ii_alpha": np.zeros(1, np.float32)} if self.with_ii else self.plain
+        self.scoring_arch = arch if self.with_ii else self.dropped
+        self.alphas = ALPHAS if self.with_ii else (0.0,)
+        self.gammas = GAMMAS if arch.repeat_window else (0.0,)
+        self.steps = [n for n in (len(self.alphas), len(self.gammas), len(self.alphas)) if n > 1]
+
+    def _search(self, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray],
+                pairs: list[tuple[float, float]]) -> list[float]:
+        found = _ranking(params, self.scoring_arch, self.scoring, val_x,
+                         item_item=self.tuned if self.with_ii else None, mixes=tuple(pairs))
         return [ndcg for _hr, ndcg in found]
 
-    alpha = gamma = 0.0
-    by_alpha: list[float] = []
-    for step in ("alpha", "gamma", "alpha"):
-        if step == "alpha" and len(alphas) > 1:
-            by_alpha = search([(a, gamma) for a in alphas])
-            alpha = alphas[int(np.argmax(by_alpha))]  # the first best: the smallest weight
-        elif step == "gamma" and len(gammas) > 1:
-            by_gamma = search([(alpha, g) for g in gammas])
-            gamma = gammas[int(np.argmax(by_gamma))]
-            history.repeat_mix = {
-                "gamma": gamma,
-                "val_ndcg": {str(g): round(v, 5) for g, v in zip(gammas, by_gamma, strict=True)},
-            }
-    if gamma:
-        params = {**params, "rp_lin": params["rp_lin"] + np.float32(gamma) * np.eye(
-            len(params["rp_lin"]), dtype=np.float32)[0]}
-    if not with_ii:
-        return dropped, plain, params
-    history.item_item = {
-        "ridge": round(tuned.ridge, 3), "covered": tuned.covered, "alpha": alpha,
-        "val_ndcg": {str(a): round(v, 5) for a, v in zip(alphas, by_alpha, strict=True)},
-    }
-    if alpha == 0:
-        return dropped, plain, params
-    sizes = data["baskets"].sizes()
-    every = np.flatnonzero((sizes >= 1) & (sizes <= config.pair_max_basket))
-    final = itemitem.fit(
-        data["baskets"], arch.n_items, every, arch.item_item, config.item_item_max_items, ridge=tuned.ridge,
-    )
-    return replace(arch, item_item_rows=final.rows), {
-        **plain, "ii_item": final.item, "ii_weight": final.weight, "ii_row": final.row,
-        "ii_alpha": np.array([alpha], np.float32),
-    }, params
+    def cost(self, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray]) -> float:
+        """Seconds the search will take, from timing its largest pass once."""
+        if not self.steps:
+            return 0.0
+        widest = max(self.steps)
+        timed = time.monotonic()
+        self._search(params, val_x, [(self.alphas[i % len(self.alphas)], 0.0) for i in range(widest)])
+        seconds = time.monotonic() - timed
+        return seconds * sum(self.steps) / widest
+
+    def run(
+        self, config: TrainingConfig, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray] | None,
+        history: TrainingHistory,
+    ) -> tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        if val_x is None:
+            return self.dropped, self.plain, params
+        alphas, gammas = self.alphas, self.gammas
+        alpha = gamma = 0.0
+        by_alpha: list[float] = []
+        for step in ("alpha", "gamma", "alpha"):
+            if step == "alpha" and len(alphas) > 1:
+                by_alpha = self._search(params, val_x, [(a, gamma) for a in alphas])
+                alpha = alphas[int(np.argmax(by_alpha))]  # the first best: the smallest weight
+            elif step == "gamma" and len(gammas) > 1:
+                by_gamma = self._search(params, val_x, [(alpha, g) for g in gammas])
+                gamma = gammas[int(np.argmax(by_gamma))]
+                history.repeat_mix = {
+                    "gamma": gamma,
+                    "val_ndcg": {str(g): round(v, 5) for g, v in zip(gammas, by_gamma, strict=True)},
+                }
+        if gamma:
+            params = {**params, "rp_lin": params["rp_lin"] + np.float32(gamma) * np.eye(
+                len(params["rp_lin"]), dtype=np.float32)[0]}
+        if not self.with_ii:
+            return self.dropped, self.plain, params
+        tuned = self.tuned
+        history.item_item = {
+            "ridge": round(tuned.ridge, 3), "covered": tuned.covered, "alpha": alpha,
+            "val_ndcg": {str(a): round(v, 5) for a, v in zip(alphas, by_alpha, strict=True)},
+        }
+        if alpha == 0:
+            return self.dropped, self.plain, params
+        baskets = self.data["baskets"]
+        sizes = baskets.sizes()
+        every = np.flatnonzero((sizes >= 1) & (sizes <= config.pair_max_basket))
+        arch = self.scoring_arch
+        final = itemitem.fit(
+            baskets, arch.n_items, every, arch.item_item, config.item_item_max_items, ridge=tuned.ridge,
+        )
+        return replace(arch, item_item_rows=final.rows), {
+            **self.plain, "ii_item": final.item, "ii_weight": final.weight, "ii_row": final.row,
+            "ii_alpha": np.array([alpha], np.float32),
+        }, params
 
 
 def train(
@@ -185,13 +205,13 @@ def train(
         )
 
     # What comes after the epochs must fit in the budget too: the weight search (three
-    # validation passes, each about one epoch's validation ranking) and the item-to-item
-    # refit (about as long as the fit prepare() made).
-    rank_s = [0.0]
+    # validation passes over 14, 10 and 14 weights; the first is timed once, after the first
+    # epoch) and the recounts on every basket (about as long as those prepare() made).
+    search = _MixtureSearch(data, arch, data["constants"])
+    after_fit_s = [data["item_item_s"] + data["co_purchase_s"]]
 
     def out_of_time() -> bool:
-        reserve = 3 * rank_s[0] + data["item_item_s"]
-        return time.monotonic() - started > config.time_budget_s - reserve
+        return time.monotonic() - started > config.time_budget_s - after_fit_s[0]
 
     class Guard(keras.callbacks.Callback):
         reason = ""
@@ -230,9 +250,9 @@ def train(
         history.loss.append(float(fit.history["loss"][-1]))
         history.examples_seen += usable
         if val_x is not None:
-            ranked = time.monotonic()
             hr, ndcg = _ranking(_weights(model), arch, data["constants"], val_x)[0]
-            rank_s[0] = time.monotonic() - ranked
+            if epoch == 0:
+                after_fit_s[0] += search.cost(_weights(model), val_x)
         else:
             hr, ndcg = 0.0, -history.loss[-1]
         history.val_hr.append(hr)
@@ -253,7 +273,7 @@ def train(
         raise TrainingStopped(f"training stopped before the first epoch finished ({history.stopped})")
     model.set_weights(best_weights)
     params = _weights(model)
-    arch, constants, params = _fit_mixture(data, config, arch, params, data["constants"], val_x, history)
+    arch, constants, params = search.run(config, params, val_x, history)
     if len(data["val"].rows):  # the artifact counts co-purchases over every basket
         co = co_purchase(data["baskets"], arch.n_items, arch.neighbours, config.pair_max_basket)
         constants.update(nbr_item=co.neighbour, nbr_count=co.count, item_count=co.item_count)
