@@ -196,6 +196,24 @@ class DefaultShopAdapter:
         """
         return ""
 
+    def has_tracking_consent(self, request: HttpRequest) -> bool:
+        """Whether the visitor of ``request`` agreed to have their behaviour recorded.
+
+        The default says yes: consent is the shop's to ask (its cookie banner, its account
+        settings), and the app cannot know it. With False, nothing personal is stored for the
+        request: the beacon stores nothing (and sets no session cookie), ``record_event`` and
+        bundle impressions are stored without the user, session or shop customer id (a
+        purchase's order reference replaced by a keyed hash, so a basket still counts as one),
+        and bundles are computed without the visitor's history. ``request`` may be a Django
+        request or DRF's (which passes ``COOKIES``, ``session`` and ``user`` through).
+
+        Example, for a banner that sets a cookie::
+
+            def has_tracking_consent(self, request):
+                return request.COOKIES.get("consent_analytics") == "yes"
+        """
+        return True
+
     # -- the shopper's cart and the shop's cart endpoint -------------------------------------
     def get_cart(self, request: HttpRequest) -> list[CartLine]:
         """The cart of the current request. The default knows no cart: override it."""

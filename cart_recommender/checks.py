@@ -59,11 +59,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 Error(f"{SETTINGS_NAME}['{name}'] must be a positive integer, not {value!r}.",
                       id="cart_recommender.E004")
             )
-    rate = app_settings.BEACON_EVENTS_PER_MINUTE
-    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 1):
+    for name in ("BEACON_EVENTS_PER_MINUTE", "EVENT_RETENTION_DAYS"):
+        value = getattr(app_settings, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            errors.append(
+                Error(f"{SETTINGS_NAME}['{name}'] must be a positive integer or None, "
+                      f"not {value!r}.", id="cart_recommender.E004")
+            )
+    days = app_settings.ERASURE_RETRAIN_DAYS
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
         errors.append(
-            Error(f"{SETTINGS_NAME}['BEACON_EVENTS_PER_MINUTE'] must be a positive integer or None, "
-                  f"not {rate!r}.", id="cart_recommender.E004")
+            Error(f"{SETTINGS_NAME}['ERASURE_RETRAIN_DAYS'] must be a positive number of days, "
+                  f"not {days!r}.", id="cart_recommender.E004")
         )
     if app_settings.ACTIVATION_GATE not in ("auto", "manual", "always"):
         errors.append(

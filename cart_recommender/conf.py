@@ -87,6 +87,12 @@ DEFAULTS: dict[str, Any] = {
     "LOCK_TIMEOUT_SECONDS": 45,
     # A queued run that no worker started within this many seconds is marked failed.
     "QUEUE_TIMEOUT_SECONDS": 600,
+    # Behaviour events older than this many days are deleted by the enforce_retention task
+    # (in batches; None = keep everything).
+    "EVENT_RETENTION_DAYS": None,
+    # A model trained on data of a since-erased shopper is replaced by a retrain within this
+    # many days (the retrain_after_erasure task queues it once half of it has passed).
+    "ERASURE_RETRAIN_DAYS": 1,
     # Training parameters passed to the ML core; see cart_recommender.ml.
     # Any other key of cart_recommender.ml.config.TrainingConfig may be added here too.
     "TRAINING": {

@@ -268,3 +268,47 @@ class TrainingLock(models.Model):
 
     def __str__(self) -> str:
         return f"held by v{self.holder_id}" if self.holder_id else "free"
+
+
+class Erasure(models.Model):
+    """Audit entry of one erased shopper: that it happened, how much, when, by whom; never who.
+
+    ``subject`` is a keyed hash (HMAC-SHA256 under ``SECRET_KEY``) of the identity the request
+    named, so a later request about the same person can be matched to this entry without the
+    app keeping their id. ``trained_versions`` are the versions whose training data held some
+    of the erased events: their pages say so until a retrain replaces them.
+    """
+
+    class Via(models.TextChoices):
+        CODE = "code", _("forget_shopper()")
+        COMMAND = "command", _("management command")
+        ADMIN = "admin", _("admin")
+        API = "api", _("REST API")
+        USER_DELETED = "user_deleted", _("Django user deleted")
+
+    subject = models.CharField(_("subject (keyed hash)"), max_length=64, db_index=True)
+    via = models.CharField(_("via"), max_length=12, choices=Via.choices, default=Via.CODE)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    events_deleted = models.PositiveIntegerField(_("events deleted"), default=0)
+    sessions = models.PositiveIntegerField(_("sessions"), default=0)
+    shopper_refs = models.PositiveIntegerField(_("shop customer ids"), default=0)
+    trained_versions = models.ManyToManyField(
+        ModelVersion, verbose_name=_("versions trained on the erased data"), blank=True,
+        related_name="erasures",
+    )
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasures")
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("forget_shopper", "Can erase every trace of a shopper"),
+            ("export_shopper", "Can export everything held on a shopper"),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure {self.pk} ({self.events_deleted} events, {self.created_at:%Y-%m-%d %H:%M})"

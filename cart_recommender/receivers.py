@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.signals import setting_changed
-from django.db.models.signals import post_delete, post_save
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 from cart_recommender.adapter import get_adapter
 from cart_recommender.models import BundleRule
+from cart_recommender.privacy.erasure import forget_deleted_user
 from cart_recommender.serving import catalog, state
-from cart_recommender.signals import model_activated
+from cart_recommender.signals import model_activated, shopper_forgotten
 
 
 def connect() -> None:
@@ -24,6 +27,11 @@ def connect() -> None:
     post_delete.connect(state.check_now, sender=BundleRule, dispatch_uid="cart_recommender_rule_deleted")
     catalog.connect_product_signals()
     setting_changed.connect(_settings_changed, dispatch_uid="cart_recommender_serving_settings")
+    # an erasure changes the serving token: this process stops serving older cached bundles now
+    shopper_forgotten.connect(_erased, dispatch_uid="cart_recommender_serving_erasure")
+    # a deleted user's behaviour goes with them, before the row does (see cart_recommender.privacy)
+    pre_delete.connect(forget_deleted_user, sender=get_user_model(),
+                       dispatch_uid="cart_recommender_forget_deleted_user")
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
@@ -31,3 +39,7 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
         get_adapter.cache_clear()  # ADAPTER may name another class now
         state.reset()
         catalog.reset()  # also forgets the sellable set (sellable.reset)
+
+
+def _erased(**kwargs: Any) -> None:
+    transaction.on_commit(state.check_now)  # the erasure is only visible once committed

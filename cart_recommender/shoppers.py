@@ -23,9 +23,12 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from cart_recommender.adapter import get_adapter
@@ -101,14 +104,20 @@ def of_user(user: Any, session_key: str = "") -> Shopper:
     return Shopper(user=user, shopper_ref=linked_ref(user), session_key=session_key or "")
 
 
+def has_consent(request: HttpRequest | Any | None) -> bool:
+    """The adapter's ``has_tracking_consent`` for a request; True for none (the shop's own code)."""
+    return request is None or bool(get_adapter().has_tracking_consent(request))
+
+
 def of_request(request: HttpRequest | Any | None, *, create_session: bool = False) -> Shopper:
     """The shopper of a Django or DRF request.
 
     ``create_session`` saves a new session when the visitor has none yet, so an anonymous
     shopper's events stay tied together (recording needs it; reading bundles does not, as a
-    visitor without a session has no history to read).
+    visitor without a session has no history to read). A visitor without tracking consent
+    (the adapter's ``has_tracking_consent``) is nobody: nothing of theirs is read or keyed.
     """
-    if request is None:
+    if request is None or not has_consent(request):
         return NOBODY
     session = getattr(request, "session", None)
     session_key = ""
@@ -117,3 +126,14 @@ def of_request(request: HttpRequest | Any | None, *, create_session: bool = Fals
             session.save()
         session_key = session.session_key or ""
     return of_user(getattr(request, "user", None), session_key)
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` under ``SECRET_KEY`` (hex): a stable pseudonym nobody can reverse.
+
+    Used where the app must recognise a value again without keeping it: the subject of an
+    erasure's audit entry, the order reference of a purchase recorded without consent.
+    ``purpose`` keeps the hashes of different uses apart.
+    """
+    key = f"cart_recommender:{purpose}:{settings.SECRET_KEY}".encode()
+    return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

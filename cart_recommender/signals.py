@@ -8,3 +8,13 @@ model_activated = Signal()
 
 #: Sent after a training run ended, whatever the outcome. kwargs: ``version``.
 training_finished = Signal()
+
+#: Sent inside the erasure's transaction when a shopper is forgotten
+#: (:func:`cart_recommender.privacy.forget_shopper`): ``erasure`` (the audit entry) and
+#: ``subject`` (a :class:`~cart_recommender.privacy.Subject`: every user id, shop customer id
+#: and session key the shopper was known by). Delete your own per-shopper rows here.
+shopper_forgotten = Signal()
+
+#: Sent by :func:`cart_recommender.privacy.export_shopper` with ``subject``; each receiver
+#: returns ``{"section name": JSON-serialisable data}`` to add to the shopper's export.
+shopper_exported = Signal()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from cart_recommender import privacy
 from cart_recommender.training import TrainingInProgress, lock, request_retrain, run_training
 from cart_recommender.training.requests import RETRAIN_TASK
 
@@ -34,3 +35,16 @@ def scheduled_retrain() -> int | None:
 def expire_dead_runs() -> list[int]:
     """End runs whose worker is gone (a beat entry every minute; light, any worker may run it)."""
     return lock.expire_dead_runs()
+
+
+@shared_task(name="cart_recommender.retrain_after_erasure", ignore_result=True)
+def retrain_after_erasure() -> int | None:
+    """Queue a retrain when the active model holds erased data long enough (a beat entry hourly)."""
+    version = privacy.retrain_if_due()
+    return version.pk if version is not None else None
+
+
+@shared_task(name="cart_recommender.enforce_retention", ignore_result=True)
+def enforce_retention() -> int:
+    """Delete events older than ``EVENT_RETENTION_DAYS`` in batches (a beat entry daily)."""
+    return privacy.delete_expired_events().deleted

@@ -1,8 +1,9 @@
 """The OpenAPI schema matches every answer the API gives: schemathesis against a live server.
 
 Schemathesis (a real HTTP client, generating valid and invalid requests from the schema) runs
-``--checks all`` over every operation, once anonymously and once with a token that may ingest
-events, with a fixed seed and a bounded number of examples so the run is repeatable and short.
+``--checks all`` over every operation, once anonymously and once with a staff token that may
+ingest events and erase and export shoppers, with a fixed seed and a bounded number of
+examples so the run is repeatable and short.
 A failure prints schemathesis's report: the request that broke the contract and the answer.
 """
 
@@ -48,8 +49,10 @@ def test_the_api_answers_as_its_schema_says(live_server, tmp_path):
     make_shop()
     for ean in ("85123A", "22423", "71053"):  # the ids of the schema's own examples
         Article.objects.create(ean=ean, title=ean, price_cents=255, shelf="examples")
-    user = get_user_model().objects.create_user("feeder")
-    user.user_permissions.add(Permission.objects.get(codename="ingest_events"))
+    # staff that may ingest, erase and export: every operation answers past its permission check
+    user = get_user_model().objects.create_user("feeder", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(
+        codename__in=["ingest_events", "forget_shopper", "export_shopper"]))
     token = Token.objects.create(user=user)
     with recommender_settings(BEACON_EVENTS_PER_MINUTE=None):
         anonymous = schemathesis(live_server.url, tmp_path / "anonymous")

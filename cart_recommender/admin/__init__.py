@@ -4,19 +4,22 @@
   with plots, "Retrain now" with a live progress bar, cancel, activate and roll back.
 - Activations: the audit trail. Behaviour events: a read-only list and the data overview.
 - Bundle rules: merchants' pinned and blocked companions.
+- Erasures: the audit trail of forgotten shoppers, and "Forget a shopper" (see privacy.py).
 """
 
 from django.contrib import admin
 
 from cart_recommender.admin.activation import ActivationAdmin
 from cart_recommender.admin.data import EventAdmin
+from cart_recommender.admin.privacy import ErasureAdmin
 from cart_recommender.admin.rules import BundleRuleAdmin
 from cart_recommender.admin.versions import ModelVersionAdmin
-from cart_recommender.models import Activation, BundleRule, Event, ModelVersion
+from cart_recommender.models import Activation, BundleRule, Erasure, Event, ModelVersion
 
 admin.site.register(ModelVersion, ModelVersionAdmin)
 admin.site.register(Activation, ActivationAdmin)
 admin.site.register(Event, EventAdmin)
 admin.site.register(BundleRule, BundleRuleAdmin)
+admin.site.register(Erasure, ErasureAdmin)
 
-__all__ = ["ActivationAdmin", "BundleRuleAdmin", "EventAdmin", "ModelVersionAdmin"]
+__all__ = ["ActivationAdmin", "BundleRuleAdmin", "ErasureAdmin", "EventAdmin", "ModelVersionAdmin"]

@@ -26,6 +26,8 @@ from django.utils.translation import gettext_lazy
 from cart_recommender.adapter import get_adapter
 from cart_recommender.admin.common import AdminMedia, nav_links
 from cart_recommender.admin.plots import Series, line_chart
+from cart_recommender.admin.privacy import can_forget, forget_event_shoppers
+from cart_recommender.conf import app_settings
 from cart_recommender.events import health
 from cart_recommender.models import Event, EventType
 from cart_recommender.serving.cache import get_cache
@@ -51,7 +53,11 @@ class EventAdmin(admin.ModelAdmin):
     show_full_result_count = False  # counting millions of rows twice per page is slow
     list_per_page = 100
     change_list_template = "admin/cart_recommender/event/change_list.html"
+    actions = [forget_event_shoppers]
     Media = AdminMedia
+
+    def has_forget_permission(self, request: HttpRequest) -> bool:
+        return can_forget(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -101,6 +107,7 @@ class EventAdmin(admin.ModelAdmin):
             "first": first,
             "last": last,
             "since": since,
+            "retention_days": app_settings.EVENT_RETENTION_DAYS,
         }
         if last is not None:
             data = overview_data(since, last, first, refresh="refresh" in request.GET)

@@ -28,6 +28,7 @@ from cart_recommender.admin.activation import activation_context, gate_descripti
 from cart_recommender.admin.common import AdminMedia, can_activate, can_retrain, nav_links, schedule_url
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Activation, ModelVersion
+from cart_recommender.privacy.erasure import erased_shoppers, retrain_due_at
 from cart_recommender.training import (
     TrainingInProgress,
     TrainingUnavailable,
@@ -166,10 +167,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         lock.expire_dead_runs()  # a run whose worker was killed shows as failed, not running
         running = ModelVersion.objects.filter(status__in=shown.RUNNING).order_by("-pk").first()
+        active = ModelVersion.objects.get_active()
         context = {
             **self._common_context(request),
             "running": shown.progress_payload(running) if running else None,
-            "active": ModelVersion.objects.get_active(),
+            "active": active,
+            "erased": erased_shoppers(active) if active else 0,
+            "retrain_due": retrain_due_at(active) if active else None,
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)
@@ -192,6 +196,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 "hr_chart": shown.hr_curve_chart(version),
                 "item_item": shown.item_item(version),
                 "repeat_mix": shown.repeat_mix(version),
+                "erased": erased_shoppers(version),
+                "retrain_due": retrain_due_at(version),
                 "params": sorted((version.params or {}).items()),
                 "activatable": version.status in registry.ACTIVATABLE and bool(version.artifact),
                 "is_rollback": bool(active and version.status == Status.RETIRED and version.pk < active.pk),

@@ -139,11 +139,14 @@ def beacon(request: HttpRequest) -> JsonResponse:
     Responds 200 with ``{"stored": n, "duplicates": [...], "errors": [...]}`` when at least one
     event was acceptable, 400 when none was (nothing is stored then), 413 for a body over
     :data:`MAX_BODY_BYTES`, 403 without a valid CSRF token, 429 over the shopper's
-    ``BEACON_EVENTS_PER_MINUTE``.
+    ``BEACON_EVENTS_PER_MINUTE``. Without the visitor's tracking consent it stores nothing and
+    answers 200 with ``"consent": false``.
     """
     events = _parse_events(request)
     if isinstance(events, JsonResponse):
         return events
+    if not shoppers.has_consent(request):  # store nothing, and set no session cookie
+        return JsonResponse({"stored": 0, "duplicates": [], "errors": [], "consent": False})
     shopper = shoppers.of_request(request, create_session=True)
     wait = _over_rate(shopper, len(events))
     if wait:

@@ -5,12 +5,15 @@ from django.urls import path
 from cart_recommender.api.bundles import BoughtTogetherView, BundleView, MyCartBundleView
 from cart_recommender.api.docs import RedocDocsView, SchemaView, SwaggerDocsView
 from cart_recommender.api.ingest import IngestEventsView
+from cart_recommender.api.privacy import ExportShopperView, ForgetShopperView
 
 urlpatterns: list = [
     path("events/", IngestEventsView.as_view(), name="events-ingest"),
     path("bundles/", BundleView.as_view(), name="bundle"),
     path("bundles/my-cart/", MyCartBundleView.as_view(), name="bundle-my-cart"),
     path("products/<str:product_id>/bought-together/", BoughtTogetherView.as_view(), name="bought-together"),
+    path("shoppers/forget/", ForgetShopperView.as_view(), name="shopper-forget"),
+    path("shoppers/export/", ExportShopperView.as_view(), name="shopper-export"),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SwaggerDocsView.as_view(), name="api-docs"),
     path("redoc/", RedocDocsView.as_view(), name="api-redoc"),

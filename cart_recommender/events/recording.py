@@ -30,6 +30,8 @@ def record_event(
     Returns the stored event, or None when an event with the same ``idempotency_key`` was
     already stored (a retried send never counts twice). ``shopper_ref`` names the shopper by
     the shop's own customer id, overriding the adapter's ``get_shopper_ref`` for this event.
+    Without the visitor's tracking consent (the adapter's ``has_tracking_consent``) the event
+    is stored without anything that names them (see :mod:`cart_recommender.privacy`).
 
     Example::
 
@@ -40,6 +42,10 @@ def record_event(
     if quantity < 1:
         raise ValueError("quantity must be at least 1")
     identity = shoppers.of_request(request, create_session=True).event_fields()
+    if not shoppers.has_consent(request):
+        # nothing personal: no identity, and an order reference the shop cannot join back
+        shopper_ref = ""
+        order_ref = f"anon-{shoppers.keyed_hash('order', order_ref)[:32]}" if order_ref else ""
     if shopper_ref:
         identity["shopper_ref"] = shopper_ref
     event = Event(

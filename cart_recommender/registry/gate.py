@@ -38,7 +38,9 @@ def gate_decision(version: ModelVersion, gate: str | None = None) -> GateDecisio
 
     ``auto`` compares the holdout value of ``GATE_METRIC`` of each version's serving scorer,
     as recorded when each was trained: the newest data decides, so a shop whose behaviour
-    drifted still gets a fresh model once it measures better than the old one did.
+    drifted still gets a fresh model once it measures better than the old one did. A version
+    trained after an erasure replaces an active one that still holds the erased data, whatever
+    it measures: the old model may no longer be used (see :mod:`cart_recommender.privacy`).
     """
     gate = gate or app_settings.ACTIVATION_GATE
     metric = app_settings.GATE_METRIC
@@ -50,6 +52,10 @@ def gate_decision(version: ModelVersion, gate: str | None = None) -> GateDecisio
     active = ModelVersion.objects.get_active()
     if active is None:
         return GateDecision(True, "no active version yet")
+    erased = active.erasures.count()
+    if erased and not version.erasures.exists():
+        return GateDecision(True, f"v{active.pk} was trained on data of {erased} since-erased "
+                                  f"shopper(s); v{version.pk} was not")
     old = serving_score(active, metric)
     if new is None:
         return GateDecision(False, f"no {metric} measured for v{version.pk}")

@@ -3,8 +3,9 @@
 Every process holds one :class:`ServingState`: the active version's NumPy serving model (see
 :mod:`cart_recommender.ml.serving`; no Keras in the web process), the merchant's bundle rules
 and a ``token`` naming both, used in cache keys. A process notices another active version
-within ``MODEL_CHECK_SECONDS``: the first request after that interval runs three small queries
-(active version, latest activation, rules) and loads the new artifact if it changed. In the
+within ``MODEL_CHECK_SECONDS``: the first request after that interval runs four small queries
+(active version, latest activation, latest erasure, rules) and loads the new artifact if it
+changed; a new erasure changes the token, so no bundle cached before it is served again. In the
 process that activates, the ``model_activated`` signal makes the very next request check. While
 no version is active, or its artifact cannot be read, the state has no model and the bundle
 engine serves from the SQL fallbacks.
@@ -27,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from cart_recommender.conf import app_settings
 from cart_recommender.ml.serving import ServingModel
-from cart_recommender.models import Activation, ModelVersion
+from cart_recommender.models import Activation, Erasure, ModelVersion
 from cart_recommender.registry import artifacts
 from cart_recommender.serving.candidates import CandidateTable
 from cart_recommender.serving.rules import Rules, read_rules
@@ -93,6 +94,8 @@ class _Holder:
             .first()
         )
         activation = Activation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        # bundles cached before an erasure may hold the erased shopper's history: a new token
+        erased = Erasure.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         rules = read_rules()
         version_id, method = active if active else (None, "")
         model = old.model if version_id == old.version_id else None
@@ -120,7 +123,7 @@ class _Holder:
             model=model,
             table=table,
             rules=rules,
-            token=f"{version_id or 0}.{activation}.{rules.digest}",
+            token=f"{version_id or 0}.{activation}.{erased}.{rules.digest}",
         )
 
     def mark_stale(self) -> None:
