@@ -48,7 +48,8 @@ def test_the_state_is_rechecked_only_every_model_check_seconds(django_assert_num
     with django_assert_num_queries(0):
         for _ in range(5):
             serving_state.get_state()
-    with recommender_settings(MODEL_CHECK_SECONDS=0), django_assert_num_queries(3):
+    # active version, latest activation, latest erasure, rules
+    with recommender_settings(MODEL_CHECK_SECONDS=0), django_assert_num_queries(4):
         serving_state.get_state()
 
 

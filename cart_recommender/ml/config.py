@@ -88,6 +88,8 @@ class TrainingHistory:
     item_item: dict[str, Any] = field(default_factory=dict)
     #: the repeat window's extra weight: gamma and validation NDCG@10 per gamma tried
     repeat_mix: dict[str, Any] = field(default_factory=dict)
+    #: the weight search and recounts after the epochs: seconds reserved for them, seconds taken
+    after_fit: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -157,6 +157,15 @@ def evaluate_log(
     report["errors"] = errors
     # the parameters each repeat-aware baseline chose on its validation split
     report["chosen_params"] = {s.name: s.params for s in fitted if isinstance(s, (RepeatDecay, TifuKNN))}
+    # and what the model chose after its fit (the same numbers a version page shows)
+    for scorer in fitted:
+        history = getattr(scorer, "history", None)
+        if scorer.name == "model" and history is not None:
+            report["chosen_params"]["model"] = {
+                "epochs": len(history.loss), "stopped": history.stopped,
+                "alpha": history.item_item.get("alpha", 0.0), "gamma": history.repeat_mix.get("gamma", 0.0),
+                **{f"after_fit_{k}": v for k, v in history.after_fit.items()},
+            }
     return report
 
 

@@ -1,8 +1,11 @@
 """Staff screens for the catalog and the orders."""
 
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.db.models import Count
 
+from cart_recommender.admin.privacy import forget_users
 from demo_shop.shop.models import Order, OrderLine, Product
 
 
@@ -59,3 +62,12 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="lines", ordering="_line_count")
     def line_count(self, order):
         return order._line_count
+
+
+# The shop's users, with the recommender's "forget their behaviour" action beside Django's own.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ShopUserAdmin(UserAdmin):
+    actions = [forget_users]
