@@ -109,6 +109,7 @@ class _MixtureSearch:
         self.alphas = ALPHAS if self.with_ii else (0.0,)
         self.gammas = GAMMAS if arch.repeat_window else (0.0,)
         self.steps = [n for n in (len(self.alphas), len(self.gammas), len(self.alphas)) if n > 1]
+        self.per_mix_s = 0.0  # one weight's share of a search pass, once cost() has timed one
 
     def _search(self, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray],
                 pairs: list[tuple[float, float]]) -> list[float]:
@@ -123,19 +124,25 @@ class _MixtureSearch:
         widest = max(self.steps)
         timed = time.monotonic()
         self._search(params, val_x, [(self.alphas[i % len(self.alphas)], 0.0) for i in range(widest)])
-        seconds = time.monotonic() - timed
-        return seconds * sum(self.steps) / widest
+        self.per_mix_s = (time.monotonic() - timed) / widest
+        return self.per_mix_s * sum(self.steps)
 
     def run(
         self, config: TrainingConfig, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray] | None,
-        history: TrainingHistory,
+        history: TrainingHistory, deadline: float = float("inf"),
     ) -> tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The search; the second alpha pass (a refinement) is skipped when it would end the
+        fit after ``deadline`` (a ``time.monotonic()`` value), the recounts included."""
         if val_x is None:
             return self.dropped, self.plain, params
         alphas, gammas = self.alphas, self.gammas
         alpha = gamma = 0.0
         by_alpha: list[float] = []
-        for step in ("alpha", "gamma", "alpha"):
+        recounts = self.data["item_item_s"] + self.data["co_purchase_s"]
+        for n, step in enumerate(("alpha", "gamma", "alpha")):
+            if n == 2 and time.monotonic() + self.per_mix_s * len(alphas) + recounts > deadline:
+                history.after_fit["skipped"] = "the second alpha pass (time budget)"
+                continue
             if step == "alpha" and len(alphas) > 1:
                 by_alpha = self._search(params, val_x, [(a, gamma) for a in alphas])
                 alpha = alphas[int(np.argmax(by_alpha))]  # the first best: the smallest weight
@@ -281,11 +288,11 @@ def train(
     fitted = time.monotonic()
     model.set_weights(best_weights)
     params = _weights(model)
-    arch, constants, params = search.run(config, params, val_x, history)
+    arch, constants, params = search.run(config, params, val_x, history,
+                                         deadline=started + config.time_budget_s)
     if len(data["val"].rows):  # the artifact counts co-purchases over every basket
         co = co_purchase(data["baskets"], arch.n_items, arch.neighbours, config.pair_max_basket)
         constants.update(nbr_item=co.neighbour, nbr_count=co.count, item_count=co.item_count)
-    history.after_fit = {"reserved_s": round(after_fit_s[0], 1),
-                         "took_s": round(time.monotonic() - fitted, 1)}
+    history.after_fit.update(reserved_s=round(after_fit_s[0], 1), took_s=round(time.monotonic() - fitted, 1))
     history.seconds = time.monotonic() - started
     return arch, params, constants, history
