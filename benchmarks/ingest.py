@@ -34,35 +34,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.demo_database import fresh_database  # noqa: E402
+
 OUT = ROOT / "benchmarks" / "out" / "ingest"
 SETTINGS = "benchmarks.serving_settings"
 
 
 def setup(database_url: str, products: int) -> str:
     """A fresh database with the shop's tables, ``products`` products and a token; returns it."""
-    import psycopg
-
-    base, name = database_url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ.update(DJANGO_SETTINGS_MODULE=SETTINGS, DATABASE_URL=database_url)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    fresh_database(database_url, products)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
-    from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from demo_shop.shop.models import Product
-
-    call_command("migrate", verbosity=0)
-    Product.objects.bulk_create(
-        Product(sku=f"P{i:05d}", name=f"Product {i}", price="1.00", category=f"c{i % 40}", stock=100)
-        for i in range(products)
-    )
     user = get_user_model().objects.create_user("feeder")
     user.user_permissions.add(Permission.objects.get(codename="ingest_events"))
     return Token.objects.create(user=user).key

@@ -87,3 +87,18 @@ def test_the_api_docs_say_which_apps_they_need(settings):
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "drf_spectacular_sidecar"]
     found = [m for m in checks.run_checks() if m.id == "cart_recommender.W003"]
     assert len(found) == 1 and "'drf_spectacular_sidecar'" in found[0].msg
+
+
+@pytest.mark.parametrize("values", [
+    {"EVENT_RETENTION_DAYS": 0}, {"EVENT_RETENTION_DAYS": "30"}, {"EVENT_RETENTION_DAYS": True},
+    {"ERASURE_RETRAIN_DAYS": 0}, {"ERASURE_RETRAIN_DAYS": None}, {"ERASURE_RETRAIN_DAYS": "1"},
+])
+def test_privacy_days_must_be_positive_numbers(values):
+    with recommender_settings(**values):
+        found = [m for m in checks.run_checks() if m.id == "cart_recommender.E004"]
+    assert len(found) == 1 and next(iter(values)) in found[0].msg
+
+
+def test_privacy_days_defaults_and_sound_values_are_clean():
+    with recommender_settings(EVENT_RETENTION_DAYS=365, ERASURE_RETRAIN_DAYS=0.5):
+        assert not [m for m in checks.run_checks() if m.id == "cart_recommender.E004"]

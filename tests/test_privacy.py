@@ -290,6 +290,10 @@ def test_erasing_a_shopper_with_10k_events_while_bundles_are_served_and_a_retrai
     version.refresh_from_db()
     assert version in erasure.trained_versions.all()  # it had started: it may hold their data
     assert scan_app_tables("big-spender", "big-s") == []
+    # what serving answers them now is what anyone without a history gets
+    cart = [str(articles[0].pk)]
+    assert get_bundle(cart, shopper=Shopper(shopper_ref="big-spender")).product_ids == \
+        get_bundle(cart, personal=False, use_cache=False).product_ids
     if version.artifact:
         assert "big-" not in artifact_text(version)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cart_recommender import registry
 from cart_recommender.admin import metrics as shown
-from cart_recommender.admin.common import AdminMedia
+from cart_recommender.admin.common import AdminMedia, AuditTrailAdmin
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Activation, ModelVersion
 
@@ -86,7 +85,7 @@ def activation_context(version: ModelVersion) -> dict[str, Any]:
     }
 
 
-class ActivationAdmin(admin.ModelAdmin):
+class ActivationAdmin(AuditTrailAdmin):
     """Read-only: who made which version live, when, and which one it replaced."""
 
     list_display = ("created_at", "version", "previous", "who", "note")
@@ -100,12 +99,3 @@ class ActivationAdmin(admin.ModelAdmin):
         if obj.automatic:
             return _("activation gate")
         return str(obj.user) if obj.user_id else "–"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

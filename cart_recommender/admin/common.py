@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import apps
+from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
@@ -10,6 +13,23 @@ RETRAIN_PERM = "cart_recommender.retrain_modelversion"
 ACTIVATE_PERM = "cart_recommender.activate_modelversion"
 VIEW_VERSIONS_PERM = "cart_recommender.view_modelversion"
 VIEW_EVENTS_PERM = "cart_recommender.view_event"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A screen of rows the app writes itself: nobody adds or edits one by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AuditTrailAdmin(ReadOnlyAdmin):
+    """An audit trail: read-only, and nobody deletes an entry either."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class AdminMedia:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cart_recommender.adapter import get_adapter
-from cart_recommender.admin.common import AdminMedia, nav_links
+from cart_recommender.admin.common import AdminMedia, ReadOnlyAdmin, nav_links
 from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.admin.privacy import can_forget, forget_event_shoppers
 from cart_recommender.conf import app_settings
@@ -44,7 +44,7 @@ CACHE_SECONDS = 600
 SLOW_COUNT_SECONDS = 1.0
 
 
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ("timestamp", "event_type", "product_name", "shopper", "order_ref", "quantity", "source")
     list_filter = ("event_type", "source")
     list_select_related = ("product", "user")
@@ -58,12 +58,6 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_forget_permission(self, request: HttpRequest) -> bool:
         return can_forget(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=gettext_lazy("product"), ordering="product")
     def product_name(self, obj: Event) -> str:

@@ -31,7 +31,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from cart_recommender.admin.common import AdminMedia, nav_links
+from cart_recommender.admin.common import AdminMedia, AuditTrailAdmin, nav_links
 from cart_recommender.models import Erasure, Event
 from cart_recommender.privacy import export_shopper, find_subject, forget_shopper
 
@@ -72,7 +72,7 @@ class ShopperForm(forms.Form):
         return data
 
 
-class ErasureAdmin(admin.ModelAdmin):
+class ErasureAdmin(AuditTrailAdmin):
     list_display = ("created_at", "via", "requested_by", "events_deleted", "sessions", "shopper_refs",
                     "versions")
     list_filter = ("via",)
@@ -80,15 +80,6 @@ class ErasureAdmin(admin.ModelAdmin):
                        "trained_versions", "created_at")
     change_list_template = "admin/cart_recommender/erasure/change_list.html"
     Media = AdminMedia
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the audit trail of erasures is kept
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Erasure]:
         queryset = super().get_queryset(request)
@@ -204,4 +195,3 @@ def forget_users(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Q
         raise PermissionDenied
     _report(request, [forget_shopper(user=u, by=request.user, via=Erasure.Via.ADMIN) for u in queryset])
     return None
-

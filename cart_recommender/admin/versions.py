@@ -25,7 +25,14 @@ from django.views.decorators.http import require_GET, require_POST
 from cart_recommender import registry
 from cart_recommender.admin import metrics as shown
 from cart_recommender.admin.activation import activation_context, gate_description
-from cart_recommender.admin.common import AdminMedia, can_activate, can_retrain, nav_links, schedule_url
+from cart_recommender.admin.common import (
+    AdminMedia,
+    ReadOnlyAdmin,
+    can_activate,
+    can_retrain,
+    nav_links,
+    schedule_url,
+)
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Activation, ModelVersion
 from cart_recommender.privacy.erasure import erased_shoppers, retrain_due_at
@@ -40,7 +47,7 @@ from cart_recommender.training import (
 Status = ModelVersion.Status
 
 
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("version_label", "status_badge", "created_at", "data_window", "events_used",
                     "hr_at_10", "ndcg_at_10", "serving_method")
     list_display_links = ("version_label",)
@@ -60,13 +67,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                        "counts_per_type", "serving_method", "artifact", "artifact_size")
     Media = AdminMedia
 
-    # -- permissions: nothing is edited by hand --------------------------------------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+    # -- permissions: nothing is edited by hand (ReadOnlyAdmin) -----------------------------
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # only runs that never served may go: an activated version is part of the audit trail
         if obj is not None and (obj.status not in (Status.FAILED, Status.CANCELLED)
