@@ -254,6 +254,30 @@ class RepeatState:
         self.last_time = np.zeros(u)
         self.orders = 0
 
+    @classmethod
+    def of(cls, baskets: list[tuple[np.ndarray, float]]) -> RepeatState:
+        """The state after every one of ``baskets`` (oldest first), computed at once.
+
+        What :meth:`add` reaches order by order, as sums over the orders (serving reads a whole
+        history per request; this is several times quicker than the walk for a weekly
+        household's year). ``tests/ml/test_repeat.py`` holds the two equal.
+        """
+        bought = np.concatenate([b for b, _t in baskets]).astype(np.int64)
+        order = np.repeat(np.arange(len(baskets)), [len(b) for b, _t in baskets])
+        state = cls(np.unique(bought))
+        u, n = len(state.items), len(baskets)
+        where = np.searchsorted(state.items, bought)
+        for d, decay in enumerate(REPEAT_DECAYS):
+            state.decayed[d] = np.bincount(where, weights=decay ** (n - 1.0 - order), minlength=u)
+            state.weight[d] = float((decay ** np.arange(n, dtype=np.float64)).sum())
+        state.count = np.bincount(where, minlength=u).astype(np.float64)
+        last = np.zeros(u, np.int64)
+        np.maximum.at(last, where, order)
+        state.last_order = last.astype(np.float64)
+        state.last_time = np.array([t for _b, t in baskets], np.float64)[last]
+        state.orders = n
+        return state
+
     def add(self, basket: np.ndarray, time: float) -> None:
         where = np.searchsorted(self.items, basket)
         for d, decay in enumerate(REPEAT_DECAYS):
@@ -295,7 +319,4 @@ def repeat_window(history: History, now: float, length: int, n_items: int) -> tu
     baskets = timed_baskets(history, n_items)
     if not baskets or length == 0:
         return np.full(length, n_items, np.int32), np.zeros((length, REPEAT_FEATURES), np.float32)
-    state = RepeatState(np.unique(np.concatenate([b for b, _t in baskets])))
-    for basket, when in baskets:
-        state.add(basket, when)
-    return state.window(now, length, n_items)
+    return RepeatState.of(baskets).window(now, length, n_items)

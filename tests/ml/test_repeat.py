@@ -187,3 +187,22 @@ def test_a_shop_without_returning_shoppers_gets_no_repeat_window():
     arch = prepare(EventLog.from_records(records), TrainingConfig())["arch"]
     assert arch.repeat_window == 0 and arch.max_history == 0
 
+
+
+def test_the_state_of_a_whole_history_at_once_is_the_state_walked_order_by_order():
+    from cart_recommender.ml.features import RepeatState
+
+    rng = np.random.default_rng(5)
+    baskets = [(np.unique(rng.integers(0, 40, size=rng.integers(1, 8))), float(10 * j)) for j in range(30)]
+    walked = RepeatState(np.unique(np.concatenate([b for b, _t in baskets])))
+    for basket, when in baskets:
+        walked.add(basket, when)
+    at_once = RepeatState.of(baskets)
+    for name in ("items", "decayed", "weight", "count", "last_order", "last_time"):
+        np.testing.assert_allclose(getattr(at_once, name), getattr(walked, name), rtol=1e-12, err_msg=name)
+    assert at_once.orders == walked.orders == 30
+    for length in (5, 64):
+        a_items, a_feat = at_once.window(400.0, length, 40)
+        w_items, w_feat = walked.window(400.0, length, 40)
+        np.testing.assert_array_equal(a_items, w_items)
+        np.testing.assert_allclose(a_feat, w_feat, atol=1e-6)
