@@ -22,7 +22,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -33,7 +32,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from cart_recommender.admin.common import AdminMedia, AuditTrailAdmin, nav_links
 from cart_recommender.models import Erasure, Event
-from cart_recommender.privacy import export_shopper, find_subject, forget_shopper
+from cart_recommender.privacy import export_shopper, find_subject, forget_shopper, user_with_pk
 
 FORGET_PERM = "cart_recommender.forget_shopper"
 EXPORT_PERM = "cart_recommender.export_shopper"
@@ -60,10 +59,7 @@ class ShopperForm(forms.Form):
         if "\x00" in data["value"]:
             raise forms.ValidationError(_("The id may not hold a NUL character."))
         if data["kind"] == "user":
-            try:
-                user = get_user_model()._default_manager.filter(pk=data["value"]).first()
-            except (ValueError, TypeError, DjangoValidationError):
-                user = None
+            user = user_with_pk(data["value"])
             if user is None:
                 raise forms.ValidationError(_("No user with id %(id)s.") % {"id": data["value"]})
             data["identity"] = {"user": user}

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import NotFound, ValidationError
@@ -28,7 +26,7 @@ from cart_recommender.api.ingest import ingest_authenticators
 from cart_recommender.api.inputs import BadInput, clean_id, shown
 from cart_recommender.api.schema import COMMON_ERRORS, DETAIL, ID, VALIDATION_ERROR, describe
 from cart_recommender.models import Erasure
-from cart_recommender.privacy import export_shopper, forget_shopper
+from cart_recommender.privacy import export_shopper, forget_shopper, user_with_pk
 
 #: The ways a request may name the shopper; exactly one is given.
 FIELDS = ("user", "shopper_ref", "session_key")
@@ -85,10 +83,7 @@ def _identity(data: Any) -> dict[str, Any]:
         raise ValidationError({name: [str(exc)]}) from exc
     if name != "user":
         return {name: value}
-    try:
-        user = get_user_model()._default_manager.filter(pk=value).first()
-    except (ValueError, TypeError, DjangoValidationError):
-        user = None
+    user = user_with_pk(value)
     if user is None:
         raise NotFound(f"No user with id {shown(value)}.")
     return {"user": user}

@@ -15,11 +15,12 @@ from cart_recommender.privacy.erasure import (
     find_subject,
     forget_shopper,
     retrain_if_due,
+    user_with_pk,
 )
 from cart_recommender.privacy.export import export_shopper
 from cart_recommender.privacy.retention import delete_expired_events
 
 __all__ = [
     "Subject", "delete_expired_events", "erased_shoppers", "erasures_of", "export_shopper",
-    "find_subject", "forget_shopper", "retrain_if_due",
+    "find_subject", "forget_shopper", "retrain_if_due", "user_with_pk",
 ]

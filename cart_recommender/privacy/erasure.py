@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
@@ -102,6 +104,15 @@ def find_subject(*, user: Any = None, shopper_ref: str = "", session_key: str = 
         sessions.update(_distinct(Event.objects.filter(seen), "session_key"))
     named = shoppers.shopper_key(user.pk if user is not None else None, shopper_ref, session_key)
     return Subject(frozenset(user_ids), frozenset(refs), frozenset(sessions), named)
+
+
+def user_with_pk(pk: Any) -> Any:
+    """The Django user whose primary key is ``pk``, or None (also for text that is no key of the
+    user model: "ann" for an integer key, a malformed UUID)."""
+    try:
+        return get_user_model()._default_manager.filter(pk=pk).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
 
 
 def _distinct(events: QuerySet[Event], field: str) -> set[str]:
@@ -176,13 +187,19 @@ def erased_shoppers(version: ModelVersion) -> int:
     return version.erasures.count()
 
 
+def _first_erasure_at(version: ModelVersion) -> datetime | None:
+    return version.erasures.aggregate(oldest=Min("created_at"))["oldest"]
+
+
+def _due_after(first_erasure: datetime) -> datetime:
+    return first_erasure + timedelta(days=float(app_settings.ERASURE_RETRAIN_DAYS) / 2)
+
+
 def retrain_due_at(version: ModelVersion) -> datetime | None:
     """When :func:`retrain_if_due` replaces ``version`` (half ``ERASURE_RETRAIN_DAYS`` after the
     first erasure of data it holds), or None when it holds none."""
-    oldest = version.erasures.aggregate(oldest=Min("created_at"))["oldest"]
-    if oldest is None:
-        return None
-    return oldest + timedelta(days=float(app_settings.ERASURE_RETRAIN_DAYS) / 2)
+    first = _first_erasure_at(version)
+    return _due_after(first) if first is not None else None
 
 
 def retrain_if_due(now: datetime | None = None) -> ModelVersion | None:
@@ -196,11 +213,10 @@ def retrain_if_due(now: datetime | None = None) -> ModelVersion | None:
     """
     now = now or timezone.now()
     active = ModelVersion.objects.get_active()
-    due = retrain_due_at(active) if active is not None else None
-    if due is None or now < due:
+    first = _first_erasure_at(active) if active is not None else None
+    if first is None or now < _due_after(first):
         return None
-    oldest = active.erasures.aggregate(oldest=Min("created_at"))["oldest"]
-    waiting = ModelVersion.objects.filter(status=Status.READY, created_at__gt=oldest, erasures=None)
+    waiting = ModelVersion.objects.filter(status=Status.READY, created_at__gt=first, erasures=None)
     if waiting.exists():
         return None
     try:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cart_recommender.models import Erasure
-from cart_recommender.privacy import export_shopper, find_subject, forget_shopper
+from cart_recommender.privacy import export_shopper, find_subject, forget_shopper, user_with_pk
 
 
 class Command(BaseCommand):
@@ -59,10 +58,7 @@ class Command(BaseCommand):
 
     def _identity(self, options: dict[str, Any]) -> dict[str, Any]:
         if options["user"] is not None:
-            try:
-                user = get_user_model()._default_manager.filter(pk=options["user"]).first()
-            except (ValueError, TypeError):
-                user = None
+            user = user_with_pk(options["user"])
             if user is None:
                 raise CommandError(f"No user with id {options['user']!r}.")
             return {"user": user}
