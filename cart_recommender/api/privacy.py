@@ -64,7 +64,7 @@ class StaffWith(BasePermission):
 
 
 def _identity(data: Any) -> dict[str, Any]:
-    """The one identity a body or query names, as :func:`forget_shopper` takes it."""
+    """The one identity a request body names, as :func:`forget_shopper` takes it."""
     if not hasattr(data, "keys"):
         raise ValidationError({"detail": "Expected a JSON object naming the shopper."})
     given = [name for name in FIELDS if name in data]
