@@ -93,6 +93,16 @@ DEFAULTS: dict[str, Any] = {
     # A model trained on data of a since-erased shopper is replaced by a retrain within this
     # many days (the retrain_after_erasure task queues it once half of it has passed).
     "ERASURE_RETRAIN_DAYS": 1,
+    # A product added to the cart, bought or refunded by the shopper within this many days after
+    # a bundle showed it (impression or click; the latest one wins) is credited to that bundle.
+    "ATTRIBUTION_WINDOW_DAYS": 7,
+    # The dashboard asks for a rollup update when the last one is older than this (seconds);
+    # schedule the update_performance task as often on a Celery beat.
+    "ROLLUP_SECONDS": 900,
+    # An A/B test declares no winner while an arm has fewer shoppers than this, or before its
+    # minimum duration; the confidence level of its intervals and tests.
+    "EXPERIMENT_MIN_SHOPPERS": 200,
+    "EXPERIMENT_CONFIDENCE": 0.95,
     # Training parameters passed to the ML core; see cart_recommender.ml.
     # Any other key of cart_recommender.ml.config.TrainingConfig may be added here too.
     "TRAINING": {

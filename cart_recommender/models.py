@@ -21,6 +21,7 @@ class EventType(models.TextChoices):
     PURCHASE = "purchase", _("purchase")
     BUNDLE_IMPRESSION = "bundle_impression", _("bundle impression")
     BUNDLE_CLICK = "bundle_click", _("bundle click")
+    REFUND = "refund", _("refund")
 
 
 class EventSource(models.TextChoices):
@@ -85,6 +86,18 @@ class Event(models.Model):
         blank=True,
         help_text=_("Sent by the client; a retried send with the same key is stored once."),
     )
+    # Attribution (see cart_recommender.performance): on a bundle impression or click, the
+    # bundle shown; on an add-to-cart, removal, purchase or refund, the bundle it is credited to.
+    bundle_id = models.CharField(_("bundle"), max_length=64, blank=True, default="")
+    served_by = models.CharField(
+        _("served by"), max_length=20, blank=True, default="",
+        help_text=_('The model version that chose the bundle, or "baseline".'),
+    )
+    scorer = models.CharField(_("scorer"), max_length=20, blank=True, default="")
+    arm = models.ForeignKey(
+        "ExperimentArm", verbose_name=_("experiment arm"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+", db_index=False,  # partial index below
+    )
 
     objects = EventQuerySet.as_manager()
 
@@ -109,6 +122,9 @@ class Event(models.Model):
             models.Index(fields=["session_key", "timestamp"], name="cr_event_session"),
             # baskets
             models.Index(fields=["order_ref"], name="cr_event_order"),
+            # A/B tests: the few events of an arm (most events have none: a partial index)
+            models.Index(fields=["arm", "timestamp"], name="cr_event_arm",
+                         condition=models.Q(arm__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -312,3 +328,224 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"erasure {self.pk} ({self.events_deleted} events, {self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Experiment(models.Model):
+    """An A/B test between model versions, baseline scorers and, optionally, no bundle at all.
+
+    Shoppers are split between the arms by a stable hash of their key (see
+    :mod:`cart_recommender.experiments`); at most one experiment runs at a time.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        RUNNING = "running", _("running")
+        STOPPED = "stopped", _("stopped")
+
+    class Metric(models.TextChoices):
+        REVENUE = "revenue_per_shopper", _("revenue per shopper")
+        ATTRIBUTED_REVENUE = "attributed_revenue_per_shopper", _("bundle revenue per shopper")
+        CONVERSION = "conversion", _("conversion (shoppers who order)")
+        CTR = "ctr", _("bundle click-through rate")
+
+    name = models.CharField(_("name"), max_length=100)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    primary_metric = models.CharField(
+        _("primary metric"), max_length=40, choices=Metric.choices, default=Metric.REVENUE,
+        help_text=_("The metric that decides the winner; the others are shown too."),
+    )
+    min_days = models.PositiveSmallIntegerField(
+        _("minimum duration (days)"), default=14,
+        help_text=_("No winner is declared before the test has run this long (weekly cycles)."),
+    )
+    note = models.TextField(_("note"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("started by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    stopped_at = models.DateTimeField(_("stopped"), null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("stopped by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    promoted_arm = models.ForeignKey(
+        "ExperimentArm", verbose_name=_("promoted arm"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("A/B test")
+        verbose_name_plural = _("A/B tests")
+        ordering = ["-created_at", "-pk"]
+        permissions = [("manage_experiment", "Can start, stop and promote A/B tests")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="running"),
+                name="cart_recommender_one_running_experiment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExperimentArm(models.Model):
+    """One arm of an A/B test: what its shoppers are served, and its share of them."""
+
+    class Kind(models.TextChoices):
+        VERSION = "version", _("model version")
+        BASELINE = "baseline", _("baseline scorer")
+        HOLDOUT = "holdout", _("no bundle (hold-out)")
+
+    class Scorer(models.TextChoices):
+        POPULARITY = "popularity", _("popularity")
+        COPURCHASE = "copurchase", _("co-purchase counts")
+        PERSONAL = "personal", _("the shopper's own purchases")
+        REPEAT_DECAY = "repeat_decay", _("decayed repeat purchases + co-purchase")
+
+    experiment = models.ForeignKey(
+        Experiment, verbose_name=_("A/B test"), on_delete=models.CASCADE, related_name="arms"
+    )
+    name = models.CharField(_("name"), max_length=40)
+    kind = models.CharField(_("serves"), max_length=10, choices=Kind.choices, default=Kind.VERSION)
+    version = models.ForeignKey(
+        ModelVersion, verbose_name=_("model version"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )
+    scorer = models.CharField(_("baseline scorer"), max_length=20, choices=Scorer.choices, blank=True,
+                              default="")
+    share = models.PositiveSmallIntegerField(
+        _("traffic share (%)"), default=50, help_text=_("The shares of all arms add up to 100.")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("arm")
+        verbose_name_plural = _("arms")
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "name"], name="cart_recommender_arm_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def serves(self) -> str:
+        """What the arm's shoppers get, in words."""
+        if self.kind == self.Kind.VERSION:
+            return f"model version v{self.version_id}"
+        if self.kind == self.Kind.BASELINE:
+            return f"baseline: {self.get_scorer_display()}"
+        return str(_("no bundle"))
+
+
+class BundleDay(models.Model):
+    """Rollup: one day of bundles of one serving version, scorer and arm (see :mod:`.performance`).
+
+    Counts only, nobody's identity: the dashboard reads these rows, never the events.
+    """
+
+    day = models.DateField(_("day"), db_index=True)
+    served_by = models.CharField(_("served by"), max_length=20)
+    scorer = models.CharField(_("scorer"), max_length=20)
+    arm = models.ForeignKey(
+        ExperimentArm, verbose_name=_("arm"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="+",
+    )
+    bundles_shown = models.PositiveIntegerField(_("bundles shown"), default=0)
+    items_shown = models.PositiveIntegerField(_("items shown"), default=0)
+    bundles_clicked = models.PositiveIntegerField(_("bundles clicked"), default=0)
+    clicks = models.PositiveIntegerField(_("item clicks"), default=0)
+    add_to_carts = models.PositiveIntegerField(_("add-to-carts"), default=0)
+    removals = models.PositiveIntegerField(_("removed again"), default=0)
+    orders = models.PositiveIntegerField(_("orders with a bundle item"), default=0)
+    units = models.PositiveIntegerField(_("units bought"), default=0)
+    revenue = models.DecimalField(_("revenue"), max_digits=14, decimal_places=2, default=0)
+    refunded = models.DecimalField(_("refunded"), max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("bundle performance (day)")
+        verbose_name_plural = _("bundle performance (days)")
+        ordering = ["day", "served_by", "scorer"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.served_by}/{self.scorer}"
+
+
+class ProductDay(models.Model):
+    """Rollup: what one product earned through bundles on one day, per version, scorer and arm."""
+
+    day = models.DateField(_("day"), db_index=True)
+    product = models.ForeignKey(
+        PRODUCT_MODEL, verbose_name=_("product"), on_delete=models.CASCADE, related_name="+",
+    )
+    served_by = models.CharField(_("served by"), max_length=20)
+    scorer = models.CharField(_("scorer"), max_length=20)
+    arm = models.ForeignKey(
+        ExperimentArm, verbose_name=_("arm"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="+",
+    )
+    items_shown = models.PositiveIntegerField(_("times shown"), default=0)
+    add_to_carts = models.PositiveIntegerField(_("add-to-carts"), default=0)
+    units = models.PositiveIntegerField(_("units bought"), default=0)
+    revenue = models.DecimalField(_("revenue"), max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("product performance (day)")
+        verbose_name_plural = _("product performance (days)")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.product_id}"
+
+
+class ExperimentShopper(models.Model):
+    """Rollup: one shopper of a running A/B test, by a keyed hash of their key (never the key).
+
+    The per-shopper sums the tests need (revenue per shopper is not a sum of daily totals).
+    Deleted with the shopper on erasure.
+    """
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="+")
+    arm = models.ForeignKey(ExperimentArm, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(_("shopper (keyed hash)"), max_length=64)
+    bundles_shown = models.PositiveIntegerField(default=0)
+    bundles_clicked = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    attributed_orders = models.PositiveIntegerField(default=0)
+    attributed_revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("A/B test shopper")
+        verbose_name_plural = _("A/B test shoppers")
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "subject"], name="cart_recommender_experiment_subject"),
+        ]
+        indexes = [models.Index(fields=["subject"], name="cr_expshopper_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}/{self.arm_id}/{self.subject[:8]}"
+
+
+class RollupCursor(models.Model):
+    """How far the rollups have read the events table (the newest event id they saw)."""
+
+    name = models.CharField(max_length=32, unique=True, default="performance")
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rollup cursor")
+        verbose_name_plural = _("rollup cursors")
+
+    def __str__(self) -> str:
+        return f"{self.name}: event {self.last_event_id}"

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 
+from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
 from cart_recommender.models import BundleRule
 from cart_recommender.privacy.erasure import forget_deleted_user
 from cart_recommender.serving import catalog, state
-from cart_recommender.signals import model_activated, shopper_forgotten
+from cart_recommender.performance import rollups
+from cart_recommender.signals import experiment_changed, model_activated, shopper_forgotten
 
 
 def connect() -> None:
@@ -29,6 +32,12 @@ def connect() -> None:
     setting_changed.connect(_settings_changed, dispatch_uid="cart_recommender_serving_settings")
     # an erasure changes the serving token: this process stops serving older cached bundles now
     shopper_forgotten.connect(_erased, dispatch_uid="cart_recommender_serving_erasure")
+    # a visitor who logs in keeps the history (and the bundle credits) of their anonymous visit
+    user_logged_in.connect(_logged_in, dispatch_uid="cart_recommender_claim_session")
+    # an A/B test started or stopped changes what the serving path assigns
+    experiment_changed.connect(state.check_now, dispatch_uid="cart_recommender_experiment_changed")
+    # an erased shopper's A/B test rows go too
+    shopper_forgotten.connect(_forget_rollups, dispatch_uid="cart_recommender_performance_erasure")
     # a deleted user's behaviour goes with them, before the row does (see cart_recommender.privacy)
     pre_delete.connect(forget_deleted_user, sender=get_user_model(),
                        dispatch_uid="cart_recommender_forget_deleted_user")
@@ -43,3 +52,12 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
 
 def _erased(**kwargs: Any) -> None:
     transaction.on_commit(state.check_now)  # the erasure is only visible once committed
+
+
+def _logged_in(*, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is not None:
+        shoppers.claim_session(request, user)
+
+
+def _forget_rollups(*, subject: Any, **kwargs: Any) -> None:
+    rollups.forget(subject)

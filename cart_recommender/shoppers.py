@@ -125,7 +125,36 @@ def of_request(request: HttpRequest | Any | None, *, create_session: bool = Fals
         if create_session and not session.session_key:
             session.save()
         session_key = session.session_key or ""
+        if create_session and session_key and FIRST_SESSION not in session:
+            session[FIRST_SESSION] = session_key  # survives the new key login gives the session
     return of_user(getattr(request, "user", None), session_key)
+
+
+#: Session data holding the key the visitor's events were recorded under before logging in
+#: (Django gives a session a new key at login; its data stays).
+FIRST_SESSION = "cart_recommender_session"
+
+
+def claim_session(request: HttpRequest | Any, user: Any) -> int:
+    """Give the anonymous events of this visit to the account the visitor just logged into.
+
+    Connected to Django's ``user_logged_in``: without it, a shopper who browses, sees a bundle,
+    logs in and buys would be two shoppers, and the bundle would not be credited with the sale.
+    Returns how many events were claimed.
+    """
+    session = getattr(request, "session", None)
+    if session is None or not getattr(user, "is_authenticated", False) or not has_consent(request):
+        return 0
+    earlier = session.get(FIRST_SESSION)
+    current = session.session_key or ""
+    keys = {k for k in (earlier, current) if isinstance(k, str) and k}
+    if current:
+        session[FIRST_SESSION] = current
+    if not keys:
+        return 0
+    return Event.objects.filter(session_key__in=keys, user__isnull=True, shopper_ref="").update(
+        user=user, shopper_ref=linked_ref(user)
+    )
 
 
 def keyed_hash(purpose: str, value: str) -> str:

@@ -18,3 +18,7 @@ shopper_forgotten = Signal()
 #: Sent by :func:`cart_recommender.privacy.export_shopper` with ``subject``; each receiver
 #: returns ``{"section name": JSON-serialisable data}`` to add to the shopper's export.
 shopper_exported = Signal()
+
+#: Sent after an A/B test started or stopped (:mod:`cart_recommender.experiments.lifecycle`).
+#: kwargs: ``experiment``, ``user`` (or None).
+experiment_changed = Signal()

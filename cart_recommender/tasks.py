@@ -12,6 +12,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from cart_recommender import privacy
+from cart_recommender.performance import rollups
 from cart_recommender.training import TrainingInProgress, lock, request_retrain, run_training
 from cart_recommender.training.requests import RETRAIN_TASK
 
@@ -48,3 +49,9 @@ def retrain_after_erasure() -> int | None:
 def enforce_retention() -> int:
     """Delete events older than ``EVENT_RETENTION_DAYS`` in batches (a beat entry daily)."""
     return privacy.delete_expired_events().deleted
+
+
+@shared_task(name="cart_recommender.update_performance", ignore_result=True)
+def update_performance() -> int:
+    """Bring the bundle-performance rollups up to date (a beat entry every 15 minutes)."""
+    return rollups.update().days

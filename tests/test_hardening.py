@@ -143,7 +143,7 @@ def test_the_rendered_note_names_no_url(db):
     html = Template("{% load cart_recommender_tags %}{% complete_your_cart cart %}").render(
         Context({"request": request, "cart": ["TEA"]}))
     note = re.search(r'name="cart_recommender_bundle" value="([^"]+)"', html).group(1)
-    assert set(signing.loads(note, salt=SALT)) == {"items", "version"}
+    assert set(signing.loads(note, salt=SALT)) == {"items", "version", "bundle"}
 
 
 from tests.testapp.adapter import ArticleAdapter  # noqa: E402

@@ -9,7 +9,11 @@ Payload (JSON)::
 
     {"events": [{"event": "view", "item_id": "4006381333931", "id": "optional client id"}]}
 
-A single event object without the ``events`` list is accepted too.
+A single event object without the ``events`` list is accepted too. A page that renders bundles
+from the REST API reports what it showed and what was clicked as ``bundle_impression`` and
+``bundle_click`` events with the answer's ``bundle_id``: those are accepted whatever
+``BEACON_EVENT_TYPES`` says, but only with an id this app signed, so later purchases are credited
+to the bundle (see :mod:`cart_recommender.performance.attribution`).
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ from cart_recommender.api.inputs import BadInput, id_problem, loads
 from cart_recommender.conf import app_settings
 from cart_recommender.events.writer import write_events
 from cart_recommender.models import Event, EventSource
+from cart_recommender.performance import attribution, tags
 from cart_recommender.shoppers import Shopper
 
 #: Most events one beacon request may carry (the script sends at most 10 at a time).
 MAX_EVENTS = 20
 #: Largest request body accepted, in bytes; bigger ones get a 413 before being read.
 MAX_BODY_BYTES = 8 * 1024
-_EVENT_FIELDS = {"event", "item_id", "id"}
+_EVENT_FIELDS = {"event", "item_id", "id", "bundle_id"}
 
 
 def _error(status: int, message: str, **extra: Any) -> JsonResponse:
@@ -57,8 +62,14 @@ def _check_event(raw: Any, allowed: list[str]) -> str | None:
         return "an event must be a JSON object"
     unknown = sorted(set(raw) - _EVENT_FIELDS)
     if unknown:
-        return f"unknown field(s) {', '.join(unknown)}; a beacon event has only event, item_id and id"
-    if raw.get("event") not in allowed:
+        return (f"unknown field(s) {', '.join(unknown)}; a beacon event has only event, item_id, id "
+                "and bundle_id")
+    if "bundle_id" in raw:
+        if raw.get("event") not in attribution.TOUCHES:
+            return "bundle_id is only for bundle_impression and bundle_click events"
+        if tags.parse(raw["bundle_id"]) is None:
+            return "bundle_id is not a bundle id this shop gave out"
+    elif raw.get("event") not in allowed:
         shown = repr(raw.get("event"))[:40]  # repr escapes NUL and surrogates; no long echo
         return f"event {shown} is not accepted here (accepted: {', '.join(allowed)})"
     problem = id_problem(raw.get("item_id"))
@@ -172,10 +183,13 @@ def beacon(request: HttpRequest) -> JsonResponse:
         if product is None:
             errors.append({"index": index, "reason": f"unknown item_id {raw['item_id']!r}"})
             continue
-        rows.append((index, Event(
+        event = Event(
             event_type=raw["event"], product=product, source=EventSource.BEACON,
             idempotency_key=_idempotency_key(shopper, raw.get("id")), **shopper.event_fields(),
-        )))
+        )
+        if "bundle_id" in raw:
+            attribution.tag_touch(event, raw["bundle_id"])
+        rows.append((index, event))
     errors.sort(key=lambda e: e["index"])
     if not rows:
         return _error(400, "no acceptable event in the request", errors=errors)

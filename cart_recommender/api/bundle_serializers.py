@@ -38,3 +38,11 @@ class BundleSerializer(serializers.Serializer):
     reaches_free_shipping = serializers.BooleanField()
     model_version = serializers.CharField(help_text='The serving model version\'s id, or "baseline".')
     method = serializers.CharField(help_text="The scorer that proposed most of the bundle.")
+    bundle_id = serializers.CharField(
+        allow_blank=True,
+        help_text="This rendering's id; send it with the bundle's impression and click events "
+        "(beacon) so what the shopper then adds or buys is credited to it. Empty for an empty bundle.",
+    )
+    experiment_arm = serializers.CharField(
+        allow_null=True, help_text="The A/B test arm the shopper is in, or null outside a test."
+    )

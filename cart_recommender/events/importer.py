@@ -42,6 +42,7 @@ from cart_recommender.events.row_writer import EventRecord, EventRowWriter
 from cart_recommender.events.writer import stored_keys
 from cart_recommender.ml.csvformat import EventRow, RowError, read_events
 from cart_recommender.models import Event, EventSource
+from cart_recommender.performance import attribution
 
 #: Rows per transaction. Every commit rewrites the index pages the batch touched, and the
 #: idempotency key index is touched at random places, so on SQLite 5,000-row batches made a
@@ -218,7 +219,7 @@ class EventImporter:
             with transaction.atomic():
                 created = self._create(missing, bad, good)
                 rows = [self._tuple(row, created) for row in good if row.line not in bad]
-                fresh = self._drop_duplicates(rows)
+                fresh = self._credited(self._drop_duplicates(rows))
                 if not self.dry_run:
                     self._writer().insert(fresh)
         except DatabaseError as exc:
@@ -300,6 +301,21 @@ class EventImporter:
         if self.dry_run:
             self._seen_in_dry_run.update(row.idempotency_key for row in fresh)
         return fresh
+
+    @staticmethod
+    def _credited(rows: list[EventRecord]) -> list[EventRecord]:
+        """The rows, the purchases and adds among them credited to the bundles that showed them."""
+        credits = attribution.credit_rows([
+            attribution.Row(r.event_type, r.product, r.user, r.shopper_ref, r.session_key, r.order_ref,
+                            r.timestamp) if r.product is not None else None
+            for r in rows
+        ])
+        return [
+            row if credit is None else row._replace(
+                bundle_id=credit.bundle_id, served_by=credit.served_by, scorer=credit.scorer,
+                arm=credit.arm_id)
+            for row, credit in zip(rows, credits, strict=True)
+        ]
 
     def _tuple(self, row: EventRow, created: dict[str, Any]) -> EventRecord:
         pk = self._products.get(row.item_id, created.get(row.item_id))

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from cart_recommender import shoppers
 from cart_recommender.models import Event, EventSource, EventType
+from cart_recommender.performance import attribution
 
 
 def record_event(
@@ -24,12 +25,16 @@ def record_event(
     idempotency_key: str | None = None,
     timestamp: datetime | None = None,
     shopper_ref: str = "",
+    bundle_id: str = "",
 ) -> Event | None:
     """Record one behaviour event of the request's shopper.
 
     Returns the stored event, or None when an event with the same ``idempotency_key`` was
     already stored (a retried send never counts twice). ``shopper_ref`` names the shopper by
     the shop's own customer id, overriding the adapter's ``get_shopper_ref`` for this event.
+    ``bundle_id`` (a bundle impression or click) names the bundle shown; an add-to-cart,
+    removal, purchase or refund is credited to a bundle by the attribution rule
+    (:mod:`cart_recommender.performance.attribution`).
     Without the visitor's tracking consent (the adapter's ``has_tracking_consent``) the event
     is stored without anything that names them (see :mod:`cart_recommender.privacy`).
 
@@ -60,6 +65,10 @@ def record_event(
     )
     if timestamp is not None:
         event.timestamp = timestamp
+    if bundle_id and event_type in attribution.TOUCHES:
+        attribution.tag_touch(event, bundle_id)
+    elif event_type in attribution.ATTRIBUTED:
+        attribution.attribute([event])
     if idempotency_key:
         try:
             with transaction.atomic():

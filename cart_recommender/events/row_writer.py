@@ -38,9 +38,13 @@ class EventRecord(NamedTuple):
     timestamp: datetime
     source: str
     idempotency_key: str | None
+    bundle_id: str = ""
+    served_by: str = ""
+    scorer: str = ""
+    arm: int | None = None
 
 
-#: Rows per multi-row INSERT: 11 parameters a row stays below every backend's limit
+#: Rows per multi-row INSERT: 15 parameters a row stays below every backend's limit
 #: (PostgreSQL 65,535; SQLite 32,766 since 3.32).
 ROWS_PER_STATEMENT = 1000
 #: Page cache (KiB) an import asks SQLite for; see :meth:`EventRowWriter.tune_connection`.
@@ -98,7 +102,7 @@ class EventRowWriter:
         return (
             row.event_type, product, row.user, row.shopper_ref, row.session_key, row.order_ref,
             row.quantity, None if price is None else self._adapt_decimal(price, 12, 2),
-            adapted, row.source, row.idempotency_key,
+            adapted, row.source, row.idempotency_key, row.bundle_id, row.served_by, row.scorer, row.arm,
         )
 
     def tune_connection(self) -> None:

@@ -18,6 +18,7 @@ from django.db import OperationalError, router, transaction
 
 from cart_recommender.events.row_writer import EventRecord, EventRowWriter
 from cart_recommender.models import Event
+from cart_recommender.performance import attribution
 
 T = TypeVar("T")
 # Keys looked up per query: far below every backend's limit on query parameters.
@@ -79,6 +80,7 @@ def write_events(events: Sequence[Event], *, dry_run: bool = False) -> WriteResu
         result.stored = len(fresh)
         return result
     fresh.sort(key=lambda entry: entry[1].idempotency_key or "")
+    attribution.attribute([event for _, event in fresh])
     writer = EventRowWriter()
     records = [_record(event) for _, event in fresh]
     if not writer.returning:
@@ -121,4 +123,5 @@ def _record(event: Event) -> EventRecord:
         shopper_ref=event.shopper_ref, session_key=event.session_key, order_ref=event.order_ref,
         quantity=event.quantity, unit_price=event.unit_price, timestamp=event.timestamp,
         source=event.source, idempotency_key=event.idempotency_key or None,
+        bundle_id=event.bundle_id, served_by=event.served_by, scorer=event.scorer, arm=event.arm_id,
     )

@@ -1,7 +1,8 @@
 """The "Add all to cart" round trip, without JavaScript.
 
 The bundle's form posts to :func:`bundle_click` with the shop's own form fields plus a signed
-note of what was shown (the items and the serving version). The view records a
+note of what was shown (the items, the serving version and the bundle's id, which the clicks
+carry for attribution). The view records a
 ``bundle_click`` event per item and answers ``307 Temporary Redirect`` to the shop's
 add-to-cart endpoint: a 307 makes the browser repeat the POST with the same body, so the shop
 receives exactly the form it expects (CSRF token included). That endpoint is asked of the
@@ -53,7 +54,7 @@ def bundle_form(request: HttpRequest | None, bundle: Bundle) -> BundleForm | Non
     form = get_adapter().get_add_to_cart_form(request, _products(bundle.product_ids))
     if form is None:
         return None
-    note = {"items": bundle.product_ids, "version": bundle.model_version}
+    note = {"items": bundle.product_ids, "version": bundle.model_version, "bundle": bundle.bundle_id}
     return BundleForm(
         click_url=reverse("cart_recommender:bundle-click"),
         signed=signing.dumps(note, salt=SALT, compress=True),
@@ -61,15 +62,23 @@ def bundle_form(request: HttpRequest | None, bundle: Bundle) -> BundleForm | Non
     )
 
 
-def record_bundle_events(request: HttpRequest, bundle_or_keys: Bundle | list[str], event_type: str) -> int:
-    """One event per bundle item; products deleted since are skipped. Returns how many."""
-    keys = bundle_or_keys.product_ids if isinstance(bundle_or_keys, Bundle) else list(bundle_or_keys)
+def record_bundle_events(
+    request: HttpRequest, bundle_or_keys: Bundle | list[str], event_type: str, bundle_id: str = ""
+) -> int:
+    """One event per bundle item, carrying the bundle's id; products deleted since are skipped.
+
+    Returns how many were recorded.
+    """
+    if isinstance(bundle_or_keys, Bundle):
+        keys, bundle_id = bundle_or_keys.product_ids, bundle_or_keys.bundle_id
+    else:
+        keys = list(bundle_or_keys)
     adapter = get_adapter()
     products = {str(p.pk): p for p in adapter.product_queryset().filter(pk__in=keys)}
     n = 0
     for key in keys:
         if key in products:
-            record_event(request, event_type, products[key], source=EventSource.BUNDLE)
+            record_event(request, event_type, products[key], source=EventSource.BUNDLE, bundle_id=bundle_id)
             n += 1
     return n
 
@@ -92,7 +101,8 @@ def bundle_click(request: HttpRequest) -> HttpResponse:
         action = form.action if form is not None else None
         logger.error("cart_recommender: the adapter's add-to-cart URL %r is not on this site", action)
         return HttpResponseBadRequest("The shop's add-to-cart endpoint is not available.")
-    record_bundle_events(request, keys, "bundle_click")
+    bundle_id = note.get("bundle") if isinstance(note.get("bundle"), str) else ""
+    record_bundle_events(request, keys, "bundle_click", bundle_id)
     response = HttpResponse(status=307)
     response["Location"] = form.action
     return response

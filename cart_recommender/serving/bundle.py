@@ -9,7 +9,7 @@ Example::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +40,9 @@ class Bundle:
     """A set of products that completes a cart, its price, and who chose it.
 
     ``model_version`` is the serving version's id as a string, or ``"baseline"`` when no
-    trained model served (the SQL fallbacks did).
+    trained model served (the SQL fallbacks did). ``bundle_id`` is new for every rendering
+    (see :mod:`cart_recommender.performance.tags`): the events it shows up on credit this bundle. ``arm`` names the A/B test
+    arm the shopper is in ("" outside a test).
     """
 
     items: tuple[BundleItem, ...]
@@ -53,6 +55,9 @@ class Bundle:
     reaches_free_shipping: bool
     model_version: str
     method: str
+    bundle_id: str = field(default="", compare=False)  # two renderings of one bundle are equal
+    arm: str = ""
+    arm_id: int | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -91,6 +96,8 @@ class Bundle:
             "reaches_free_shipping": self.reaches_free_shipping,
             "model_version": self.model_version,
             "method": self.method,
+            "bundle_id": self.bundle_id,
+            "experiment_arm": self.arm or None,
         }
 
 

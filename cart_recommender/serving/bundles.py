@@ -7,7 +7,12 @@ already in the cart, never one the shop cannot sell (see ``SELLABLE_REFRESH_SECO
 a companion the merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of
 one category, and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
 cart over it. Results are cached by cart, shopper and serving state (model version,
-activation, rules), so activating another version invalidates them at once.
+activation, rules, A/B test arm), so activating another version invalidates them at once.
+
+During an A/B test (:mod:`cart_recommender.experiments`) the shopper's arm decides who scores
+the bundle (a version, a baseline, or nobody: the hold-out gets an empty bundle); assigning
+costs a hash, not a query. Every bundle returned carries a fresh ``bundle_id``
+(:mod:`cart_recommender.performance.tags`) naming its version, scorer and arm, for attribution.
 
 Example::
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -36,6 +42,7 @@ from cart_recommender.serving.history import HistoryEvent, shopper_history
 from cart_recommender.serving.scoring import Candidate
 from cart_recommender.serving.selection import Entry, cart_total, choose
 from cart_recommender.serving.state import ServingState
+from cart_recommender.performance.tags import new_tag
 from cart_recommender.shoppers import NOBODY, Shopper
 
 CENT = Decimal("0.01")
@@ -77,22 +84,42 @@ def get_bundle(
     cart = Cart.of(cart_items)
     if len(cart) > app_settings.MAX_CART_ITEMS:
         raise BundleError(f"a cart may hold at most {app_settings.MAX_CART_ITEMS} different items")
-    if not personal:
-        shopper = NOBODY
-    elif shopper is None:
+    if shopper is None:
         shopper = shoppers.of_user(user, session_key or "")
     serving = state.get_state()
+    # the arm follows the shopper even when their history is not read (a product page)
+    arm = serving.experiment.arm_for(shopper.key) if serving.experiment is not None else None
+    if not personal:
+        shopper = NOBODY
+    if arm is not None:
+        if arm.state is None:  # the hold-out: no bundle, but the shopper is counted in the test
+            return _empty(serving, arm.arm_id, arm.name)
+        scoring_state = arm.state
+    else:
+        scoring_state = serving
     store = get_cache() if use_cache else None
     cache_key = None
+    bundle = None
     if store is not None:
-        cache_key = _cache_key(serving.token, size, shopper.key, cart)
-        cached = Bundle.from_json(store.get(cache_key))
-        if cached is not None:
-            return cached
-    bundle = _build(serving, catalog.get_snapshot(), cart, shopper, size)
-    if store is not None:
-        store.set(cache_key, bundle.to_json(), app_settings.CACHE_TIMEOUT)
-    return bundle
+        cache_key = _cache_key(serving.token, size, shopper.key, cart, arm.arm_id if arm else 0)
+        bundle = Bundle.from_json(store.get(cache_key))
+    if bundle is None:
+        bundle = _build(scoring_state, catalog.get_snapshot(), cart, shopper, size)
+        if store is not None:
+            store.set(cache_key, bundle.to_json(), app_settings.CACHE_TIMEOUT)
+    if not bundle.items:
+        return replace(bundle, arm=arm.name if arm else "", arm_id=arm.arm_id if arm else None)
+    tag = new_tag(bundle.model_version, bundle.method, arm.arm_id if arm else None)
+    return replace(bundle, bundle_id=tag.bundle_id, arm=arm.name if arm else "",
+                   arm_id=arm.arm_id if arm else None)
+
+
+def _empty(serving: ServingState, arm_id: int, arm_name: str) -> Bundle:
+    zero = Decimal("0.00")
+    return Bundle(items=(), total=zero, discount_percent=Decimal(0), discount=zero,
+                  total_after_discount=zero, cart_total=zero, free_shipping_threshold=None,
+                  reaches_free_shipping=False, model_version=serving.label, method="holdout",
+                  arm=arm_name, arm_id=arm_id)
 
 
 def frequently_bought_together(product_key: Any, size: int | None = None) -> Bundle:
@@ -100,11 +127,12 @@ def frequently_bought_together(product_key: Any, size: int | None = None) -> Bun
     return get_bundle([product_key], size=size, personal=False)
 
 
-def _cache_key(token: str, size: int, shopper: str, cart: Cart) -> str:
+def _cache_key(token: str, size: int, shopper: str, cart: Cart, arm_id: int) -> str:
     s = app_settings
     raw = "|".join(
         (
             token,
+            str(arm_id),
             str(size),
             shopper,
             ",".join(sorted(cart)),

@@ -3,9 +3,9 @@
 Every process holds one :class:`ServingState`: the active version's NumPy serving model (see
 :mod:`cart_recommender.ml.serving`; no Keras in the web process), the merchant's bundle rules
 and a ``token`` naming both, used in cache keys. A process notices another active version
-within ``MODEL_CHECK_SECONDS``: the first request after that interval runs four small queries
-(active version, latest activation, latest erasure, rules) and loads the new artifact if it
-changed; a new erasure changes the token, so no bundle cached before it is served again. In the
+within ``MODEL_CHECK_SECONDS``: the first request after that interval runs five small queries
+(active version, latest activation, latest erasure, rules, the running A/B test's arms) and
+loads the new artifacts if they changed; a new erasure changes the token, so no bundle cached before it is served again. In the
 process that activates, the ``model_activated`` signal makes the very next request check. While
 no version is active, or its artifact cannot be read, the state has no model and the bundle
 engine serves from the SQL fallbacks.
@@ -30,6 +30,7 @@ from cart_recommender.conf import app_settings
 from cart_recommender.ml.serving import ServingModel
 from cart_recommender.models import Activation, Erasure, ModelVersion
 from cart_recommender.registry import artifacts
+from cart_recommender.serving import arms
 from cart_recommender.serving.candidates import CandidateTable
 from cart_recommender.serving.rules import Rules, read_rules
 
@@ -46,6 +47,7 @@ class ServingState:
     rules: Rules = field(default_factory=Rules)
     token: str = "0"
     table: Any = None  # a CandidateTable while the version serves with the model itself
+    experiment: arms.ExperimentPlan | None = None  # the running A/B test, if any
 
     @property
     def label(self) -> str:
@@ -76,6 +78,7 @@ class _Holder:
         self.checked_at = float("-inf")
         self.lock = threading.Lock()
         self.failed_version: int | None = None
+        self.arm_models: dict[int, Any] = {}  # experiment arms' versions, loaded once
 
     def current(self) -> ServingState:
         if time.monotonic() - self.checked_at < app_settings.MODEL_CHECK_SECONDS:
@@ -117,14 +120,41 @@ class _Holder:
         if model is not None and method == "model" and table is None and app_settings.PRECOMPUTE_CANDIDATES:
             table = CandidateTable(model)
             table.start_filling()
+        plan = self._plan(arms.running_arms(), version_id, model, method, rules)
         return ServingState(
             version_id=version_id,
             method=method,
             model=model,
             table=table,
             rules=rules,
-            token=f"{version_id or 0}.{activation}.{erased}.{rules.digest}",
+            token=f"{version_id or 0}.{activation}.{erased}.{rules.digest}"
+            f".{plan.digest if plan else 0}",
+            experiment=plan,
         )
+
+    def _plan(self, rows: list[Any], active_id: int | None, active_model: Any, active_method: str,
+              rules: Rules) -> arms.ExperimentPlan | None:
+        """The running experiment's arms, each with the state that scores its bundles."""
+        wanted = {r[4] for r in rows if r[4] is not None and r[4] != active_id}
+        self.arm_models = {pk: m for pk, m in self.arm_models.items() if pk in wanted}
+
+        def arm_state(kind: str, version_id: int | None, method: str) -> ServingState:
+            if kind == "baseline" or version_id == active_id:
+                # a baseline scores from the active version's arrays (SQL fallbacks without one)
+                model, vid = active_model, active_id
+                method = method if kind == "baseline" else active_method
+            else:
+                model, vid = self.arm_models.get(version_id), version_id
+                if model is None:
+                    try:
+                        model = self.arm_models[version_id] = _load_model(version_id)
+                    except Exception:
+                        logger.exception("cart_recommender: cannot load arm version %s", version_id)
+                        model, vid = None, None
+            return ServingState(version_id=vid if model is not None else None, method=method,
+                                model=model, rules=rules)
+
+        return arms.build_plan(rows, arm_state)
 
     def mark_stale(self) -> None:
         self.checked_at = float("-inf")
@@ -135,6 +165,7 @@ class _Holder:
             if self.state.table is not None:
                 self.state.table.stop()
             self.state = ServingState()
+            self.arm_models = {}
             self.mark_stale()
 
 

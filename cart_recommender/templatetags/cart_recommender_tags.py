@@ -8,8 +8,9 @@ Example::
     {% complete_your_cart product=product %}       {# a product page: the cart plus this product #}
 
 It renders ``cart_recommender/bundle.html`` (override it in the shop's templates), records a
-``bundle_impression`` event per shown item, and exposes the serving model version in the markup
-(``data-model-version``).
+``bundle_impression`` event per shown item (carrying the bundle's id, for attribution), and
+exposes the serving model version, the bundle id and the A/B test arm in the markup
+(``data-model-version``, ``data-bundle-id``, ``data-experiment-arm``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def complete_your_cart(
     items = Cart.of(cart)
     if product is not None:
         items = items.merged(Cart.of([product]))
-    bundle = get_bundle(items, shopper=shoppers.of_request(request), size=size)
+    # a session now, so an anonymous visitor's A/B arm and attribution hold from the first page
+    bundle = get_bundle(items, shopper=shoppers.of_request(request, create_session=True), size=size)
     form = add_all.bundle_form(request, bundle) if bundle.items else None
     if bundle.items and request is not None:
         add_all.record_bundle_events(request, bundle, "bundle_impression")

@@ -1,0 +1,1 @@
+"""A/B tests between model versions, baselines and a hold-out: assignment, statistics, results."""
