@@ -109,7 +109,9 @@ def get_bundle(
             store.set(cache_key, bundle.to_json(), app_settings.CACHE_TIMEOUT)
     if not bundle.items:
         return replace(bundle, arm=arm.name if arm else "", arm_id=arm.arm_id if arm else None)
-    tag = new_tag(bundle.model_version, bundle.method, arm.arm_id if arm else None)
+    # "model" items come from the version's serving scorer: the model itself or a baseline
+    scorer = scoring_state.method if bundle.method == "model" else bundle.method
+    tag = new_tag(bundle.model_version, scorer, arm.arm_id if arm else None)
     return replace(bundle, bundle_id=tag.bundle_id, arm=arm.name if arm else "",
                    arm_id=arm.arm_id if arm else None)
 
