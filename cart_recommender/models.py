@@ -473,8 +473,8 @@ class BundleDay(models.Model):
     refunded = models.DecimalField(_("refunded"), max_digits=14, decimal_places=2, default=0)
 
     class Meta:
-        verbose_name = _("bundle performance (day)")
-        verbose_name_plural = _("bundle performance (days)")
+        verbose_name = _("bundle performance")
+        verbose_name_plural = _("bundle performance")
         ordering = ["day", "served_by", "scorer"]
 
     def __str__(self) -> str:

@@ -5,21 +5,28 @@
 - Activations: the audit trail. Behaviour events: a read-only list and the data overview.
 - Bundle rules: merchants' pinned and blocked companions.
 - Erasures: the audit trail of forgotten shoppers, and "Forget a shopper" (see privacy.py).
+- Bundle performance: the dashboard of what bundles earn (performance.py).
+- A/B tests: arms, start, stop, results with intervals, promote the winner (experiments.py).
 """
 
 from django.contrib import admin
 
 from cart_recommender.admin.activation import ActivationAdmin
 from cart_recommender.admin.data import EventAdmin
+from cart_recommender.admin.experiments import ExperimentAdmin
+from cart_recommender.admin.performance import BundlePerformanceAdmin
 from cart_recommender.admin.privacy import ErasureAdmin
 from cart_recommender.admin.rules import BundleRuleAdmin
 from cart_recommender.admin.versions import ModelVersionAdmin
-from cart_recommender.models import Activation, BundleRule, Erasure, Event, ModelVersion
+from cart_recommender.models import Activation, BundleDay, BundleRule, Erasure, Event, Experiment, ModelVersion
 
 admin.site.register(ModelVersion, ModelVersionAdmin)
 admin.site.register(Activation, ActivationAdmin)
 admin.site.register(Event, EventAdmin)
 admin.site.register(BundleRule, BundleRuleAdmin)
 admin.site.register(Erasure, ErasureAdmin)
+admin.site.register(BundleDay, BundlePerformanceAdmin)
+admin.site.register(Experiment, ExperimentAdmin)
 
-__all__ = ["ActivationAdmin", "BundleRuleAdmin", "ErasureAdmin", "EventAdmin", "ModelVersionAdmin"]
+__all__ = ["ActivationAdmin", "BundlePerformanceAdmin", "BundleRuleAdmin", "ErasureAdmin", "EventAdmin",
+           "ExperimentAdmin", "ModelVersionAdmin"]

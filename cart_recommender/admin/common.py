@@ -67,6 +67,11 @@ def nav_links(request: HttpRequest) -> list[dict[str, str]]:
     if user.has_perm("cart_recommender.view_activation"):
         links.append({"url": reverse("admin:cart_recommender_activation_changelist"),
                       "label": "Activation history"})
+    if user.has_perm("cart_recommender.view_bundleday"):
+        links.append({"url": reverse("admin:cart_recommender_bundleday_changelist"),
+                      "label": "Bundle performance"})
+    if user.has_perm("cart_recommender.view_experiment"):
+        links.append({"url": reverse("admin:cart_recommender_experiment_changelist"), "label": "A/B tests"})
     beat = schedule_url()
     if beat:
         links.append({"url": beat, "label": "Retraining schedule"})

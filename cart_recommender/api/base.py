@@ -8,7 +8,11 @@ limit of :mod:`cart_recommender.api.inputs`) and describe themselves with
 
 from __future__ import annotations
 
+from typing import Any
+
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from cart_recommender.api.inputs import BoundedJSONParser
@@ -19,3 +23,13 @@ class AppAPIView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [BoundedJSONParser]
     schema = AppAutoSchema()
+
+
+class StaffWith(BasePermission):
+    """Staff accounts that hold the view's ``required_permission``."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        self.message = f"This endpoint is for staff with the {view.required_permission} permission."
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff
+                    and user.has_perm(view.required_permission))

@@ -17,11 +17,10 @@ from typing import Any
 from drf_spectacular.utils import OpenApiExample
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cart_recommender.api.base import AppAPIView
+from cart_recommender.api.base import AppAPIView, StaffWith
 from cart_recommender.api.ingest import ingest_authenticators
 from cart_recommender.api.inputs import BadInput, clean_id, shown
 from cart_recommender.api.schema import COMMON_ERRORS, DETAIL, ID, VALIDATION_ERROR, describe
@@ -51,16 +50,6 @@ def identity_schema() -> dict[str, Any]:
         "properties": {"user": USER_ID, "shopper_ref": TEXT_ID, "session_key": TEXT_ID},
         "example": {"shopper_ref": "17850"},
     }
-
-
-class StaffWith(BasePermission):
-    """Staff accounts that hold the view's ``required_permission``."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        self.message = f"This endpoint is for staff with the {view.required_permission} permission."
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_staff
-                    and user.has_perm(view.required_permission))
 
 
 def _identity(data: Any) -> dict[str, Any]:

@@ -147,8 +147,8 @@ class Migration(migrations.Migration):
                 ('arm', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cart_recommender.experimentarm', verbose_name='arm')),
             ],
             options={
-                'verbose_name': 'bundle performance (day)',
-                'verbose_name_plural': 'bundle performance (days)',
+                'verbose_name': 'bundle performance',
+                'verbose_name_plural': 'bundle performance',
                 'ordering': ['day', 'served_by', 'scorer'],
             },
         ),

@@ -26,6 +26,7 @@ from cart_recommender.models import BundleDay, ProductDay
 COUNTS = ("bundles_shown", "items_shown", "bundles_clicked", "clicks", "add_to_carts", "removals",
           "orders", "units")
 MONEY = ("revenue", "refunded")
+CENT = Decimal("0.01")
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _sum(values: dict[str, Any]) -> Funnel:
     for name in COUNTS:
         setattr(f, name, values.get(name) or 0)
     for name in MONEY:
-        setattr(f, name, values.get(name) or Decimal(0))
+        setattr(f, name, Decimal(values.get(name) or 0).quantize(CENT))
     return f
 
 
@@ -158,7 +159,7 @@ def top_products(period: Period, limit: int = 10) -> list[ProductLine]:
         .order_by("-money", "-adds", "product_id")[:limit]
     )
     return [ProductLine(g["product_id"], g["shown"] or 0, g["adds"] or 0, g["units"] or 0,
-                        g["money"] or Decimal(0)) for g in rows]
+                        Decimal(g["money"] or 0).quantize(CENT)) for g in rows]
 
 
 def servers(period: Period) -> list[str]:

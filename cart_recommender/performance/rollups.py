@@ -1,8 +1,8 @@
 """Rollups: what bundles did, per day, version, scorer and arm, kept up to date incrementally.
 
 The dashboard and the A/B results read these rows, never the events table. :func:`update`
-(the ``update_performance`` task; with the embedded Celery default the dashboard runs it when
-the rows are older than ``ROLLUP_SECONDS``) reads the events stored since its last run (by id,
+(the ``update_performance`` task; the dashboard also counts a small backlog itself when the rows
+are older than ``ROLLUP_SECONDS``) reads the events stored since its last run (by id,
 :class:`~cart_recommender.models.RollupCursor`) and rebuilds:
 
 - every day those events fall on (:class:`~cart_recommender.models.BundleDay` and
@@ -110,6 +110,13 @@ def update(*, full: bool = False) -> UpdateReport:
     report.last_event_id = newest
     report.seconds = time.monotonic() - started
     return report
+
+
+def pending() -> int:
+    """About how many events were stored since the last update (ids are not dense: an upper bound)."""
+    newest = Event.objects.aggregate(n=Max("pk"))["n"] or 0
+    seen = RollupCursor.objects.filter(name="performance").values_list("last_event_id", flat=True).first() or 0
+    return max(0, newest - seen)
 
 
 def last_update() -> datetime | None:
