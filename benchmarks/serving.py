@@ -13,7 +13,14 @@ concurrent clients. Four scenarios are measured on the same server, interleaved 
 * ``bundle_cached``: the same endpoint with the cache on (50 carts, cached in both workers first),
 * ``bundle_personal``: the uncached endpoint for one of 300 returning shoppers (a session
   cookie; their ~10 orders read as history, the repeat window computed),
+* ``bundle_visitor``: the uncached endpoint for one of 300 visitors with a session but no
+  history yet (a key the A/B assignment can hash),
 * ``bare``: a DRF view answering a constant JSON, through the same middleware.
+
+After these rounds an A/B test starts (arm A: the active version, B: the popularity baseline,
+50/50) and ``bundle_visitor`` is measured again against ``bare`` over as many rounds
+(``bundle_visitor_experiment``): assigning an arm and tagging the bundle must add no query,
+and the goal holds there too (p99 within 1.5x the bare view's).
 
 With more clients than workers, latency is mostly queueing, so p99(uncached) / p99(bare) is in
 effect the ratio of the two endpoints' service times. Also reported: each web worker's resident
@@ -133,6 +140,45 @@ def shopper_sessions() -> list[str]:
     from cart_recommender.models import Event
 
     return list(Event.objects.exclude(session_key="").values_list("session_key", flat=True).distinct())
+
+
+VISITORS = 300
+
+
+def visitor_sessions() -> list[str]:
+    """Sessions of visitors without any history (created once per database)."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    from cart_recommender.models import Event
+
+    taken = set(Event.objects.exclude(session_key="").values_list("session_key", flat=True).distinct())
+    keys = [k for k in Session.objects.values_list("session_key", flat=True) if k not in taken]
+    while len(keys) < VISITORS:
+        session = SessionStore()
+        session.create()
+        keys.append(session.session_key)
+    return keys[:VISITORS]
+
+
+def start_experiment(version_id: int) -> int:
+    from cart_recommender.experiments import lifecycle
+    from cart_recommender.models import Experiment, ExperimentArm
+
+    Experiment.objects.filter(status="running").update(status="stopped")
+    experiment = Experiment.objects.create(name="serving benchmark", min_days=0)
+    ExperimentArm.objects.create(experiment=experiment, name="A", kind="version", version_id=version_id, share=50)
+    ExperimentArm.objects.create(experiment=experiment, name="B", kind="baseline", scorer="popularity",
+                                 share=50, position=1)
+    lifecycle.start(experiment)
+    return experiment.pk
+
+
+def stop_experiment(experiment_id: int) -> None:
+    from cart_recommender.experiments import lifecycle
+    from cart_recommender.models import Experiment
+
+    lifecycle.stop(Experiment.objects.get(pk=experiment_id))
 
 
 def make_active_version(out_dir: Path, seed: int, train: bool) -> tuple[int, int, dict]:
@@ -408,6 +454,7 @@ def main(argv: list[str] | None = None) -> dict:
     carts = [[sku[pk] for pk in order[: random.Random(i).randint(1, 3)]] for i, order in enumerate(orders)]
     cached_carts = carts[:50]
     sessions = shopper_sessions()
+    visitors = visitor_sessions()
 
     port = free_port()
     server = start_server(port, args.workers)
@@ -427,6 +474,9 @@ def main(argv: list[str] | None = None) -> dict:
         def personal(rng):  # a returning shopper: history read, repeat window computed
             return uncached(rng) + "|" + rng.choice(sessions)
 
+        def visitor(rng):  # a session, no history: the A/B test can assign it
+            return uncached(rng) + "|" + rng.choice(visitors)
+
         loop.run_until_complete(drive(port, bare, args.clients, 2.0, 0.5))
         rss_bare = [rss_mb(p) for p in worker_pids(master)]
         # every worker serves bundles (and so loads the model and the catalog) before measuring
@@ -442,14 +492,17 @@ def main(argv: list[str] | None = None) -> dict:
             loop.run_until_complete(one_request(port, "/recommender/api/bundles/?items=" + ",".join(cart)))
         samples = {
             name: {"latencies": [], "wall": 0.0, "errors": 0}
-            for name in ("bundle_uncached", "bundle_personal", "bundle_cached", "bare")
+            for name in ("bundle_uncached", "bundle_personal", "bundle_visitor", "bundle_cached", "bare",
+                         "bundle_visitor_experiment", "bare_experiment")
         }
         round_ratios: list[float] = []
         personal_ratios: list[float] = []
+        visitor_ratios: list[float] = []
+        experiment_ratios: list[float] = []
         for _ in range(args.rounds):
             p99: dict[str, float] = {}
             scenarios = (("bare", bare), ("bundle_uncached", uncached), ("bundle_personal", personal),
-                         ("bundle_cached", cached))
+                         ("bundle_visitor", visitor), ("bundle_cached", cached))
             for name, paths in scenarios:
                 got = loop.run_until_complete(drive(port, paths, args.clients, args.seconds, 1.0))
                 samples[name]["latencies"] += got["latencies"]
@@ -458,6 +511,25 @@ def main(argv: list[str] | None = None) -> dict:
                 p99[name] = summarise(got["latencies"], got["wall"])["p99_ms"]
             round_ratios.append(round(p99["bundle_uncached"] / max(p99["bare"], 1e-9), 2))
             personal_ratios.append(round(p99["bundle_personal"] / max(p99["bare"], 1e-9), 2))
+            visitor_ratios.append(round(p99["bundle_visitor"] / max(p99["bare"], 1e-9), 2))
+        # the same visitors while an A/B test runs
+        experiment_id = start_experiment(version_id)
+        time.sleep(6)  # MODEL_CHECK_SECONDS: every worker picks the test up at its next request
+        loop.run_until_complete(drive(port, visitor, args.clients, 3.0, 0.5))
+        _, status, body = loop.run_until_complete(one_request(port, visitor(random.Random(2))))
+        arm = json.loads(body.split(b"\r\n\r\n", 1)[1]).get("experiment_arm")
+        if status != 200 or arm not in ("A", "B"):
+            raise RuntimeError(f"the A/B test is not served: {body[:300]!r}")
+        for _ in range(args.rounds):
+            p99 = {}
+            for name, paths in (("bare_experiment", bare), ("bundle_visitor_experiment", visitor)):
+                got = loop.run_until_complete(drive(port, paths, args.clients, args.seconds, 1.0))
+                samples[name]["latencies"] += got["latencies"]
+                samples[name]["wall"] += got["wall"]
+                samples[name]["errors"] += got["errors"]
+                p99[name] = summarise(got["latencies"], got["wall"])["p99_ms"]
+            experiment_ratios.append(round(p99["bundle_visitor_experiment"] / max(p99["bare_experiment"], 1e-9), 2))
+        stop_experiment(experiment_id)
         loop.close()
     finally:
         stop_server(server)
@@ -488,6 +560,10 @@ def main(argv: list[str] | None = None) -> dict:
     result["p99_ratio_personal_by_round"] = personal_ratios
     result["p99_ratio_personal_vs_bare"] = round(statistics.median(personal_ratios), 2)
     result["p99_ratio_uncached_vs_bare"] = round(statistics.median(round_ratios), 2)
+    result["p99_ratio_visitor_by_round"] = visitor_ratios
+    result["p99_ratio_visitor_vs_bare"] = round(statistics.median(visitor_ratios), 2)
+    result["p99_ratio_experiment_by_round"] = experiment_ratios
+    result["p99_ratio_experiment_vs_bare"] = round(statistics.median(experiment_ratios), 2)
     result["p99_ratio_pooled"] = round(
         result["bundle_uncached"]["p99_ms"] / max(result["bare"]["p99_ms"], 1e-9), 2
     )
@@ -509,11 +585,12 @@ def print_table(r: dict) -> None:
             f"model v{r['model_version']}: trained in {how['train_s']} s; holdout winner "
             f"{how['holdout_winner']}; NDCG@10 {how['holdout_ndcg@10']}"
         )
-    print(f"{'endpoint':<18}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'n':>8}{'errors':>8}")
-    for name in ("bundle_uncached", "bundle_personal", "bundle_cached", "bare"):
+    print(f"{'endpoint':<26}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'n':>8}{'errors':>8}")
+    for name in ("bundle_uncached", "bundle_personal", "bundle_visitor", "bundle_cached", "bare",
+                 "bundle_visitor_experiment", "bare_experiment"):
         s = r[name]
         print(
-            f"{name:<18}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}{s['rps']:>9.1f}{s['requests']:>8}{s['errors']:>8}"
+            f"{name:<26}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}{s['rps']:>9.1f}{s['requests']:>8}{s['errors']:>8}"
         )
     print(
         f"p99(uncached) / p99(bare) = {r['p99_ratio_uncached_vs_bare']} (median of rounds "
@@ -522,6 +599,11 @@ def print_table(r: dict) -> None:
     print(
         f"p99(returning shopper, history read) / p99(bare) = {r['p99_ratio_personal_vs_bare']} "
         f"(median of rounds {r['p99_ratio_personal_by_round']})"
+    )
+    print(
+        f"p99(visitor) / p99(bare) = {r['p99_ratio_visitor_vs_bare']} without an A/B test, "
+        f"{r['p99_ratio_experiment_vs_bare']} with one running (median of rounds "
+        f"{r['p99_ratio_experiment_by_round']}; goal <= 1.5)"
     )
     rss = r["rss_mb"]
     print(

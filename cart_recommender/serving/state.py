@@ -120,7 +120,7 @@ class _Holder:
         if model is not None and method == "model" and table is None and app_settings.PRECOMPUTE_CANDIDATES:
             table = CandidateTable(model)
             table.start_filling()
-        plan = self._plan(arms.running_arms(), version_id, model, method, rules)
+        plan = self._plan(arms.running_arms(), version_id, model, method, rules, table)
         return ServingState(
             version_id=version_id,
             method=method,
@@ -133,26 +133,40 @@ class _Holder:
         )
 
     def _plan(self, rows: list[Any], active_id: int | None, active_model: Any, active_method: str,
-              rules: Rules) -> arms.ExperimentPlan | None:
-        """The running experiment's arms, each with the state that scores its bundles."""
-        wanted = {r[4] for r in rows if r[4] is not None and r[4] != active_id}
-        self.arm_models = {pk: m for pk, m in self.arm_models.items() if pk in wanted}
+              rules: Rules, active_table: Any) -> arms.ExperimentPlan | None:
+        """The running experiment's arms, each with the state that scores its bundles.
+
+        An arm serving the active version shares its model and candidate lists; another
+        version's artifact is loaded once (and gets candidate lists of its own).
+        """
+        wanted = {r[4] for r in rows if r[4] is not None and r[4] != active_id and r[3] == "version"}
+        for pk in [pk for pk in self.arm_models if pk not in wanted]:
+            _, old_table = self.arm_models.pop(pk)
+            if old_table is not None:
+                old_table.stop()
 
         def arm_state(kind: str, version_id: int | None, method: str) -> ServingState:
-            if kind == "baseline" or version_id == active_id:
+            if kind == "version" and version_id == active_id and active_model is not None:
+                return ServingState(version_id=active_id, method=active_method, model=active_model,
+                                    table=active_table, rules=rules)
+            if kind == "baseline":
                 # a baseline scores from the active version's arrays (SQL fallbacks without one)
-                model, vid = active_model, active_id
-                method = method if kind == "baseline" else active_method
-            else:
-                model, vid = self.arm_models.get(version_id), version_id
-                if model is None:
-                    try:
-                        model = self.arm_models[version_id] = _load_model(version_id)
-                    except Exception:
-                        logger.exception("cart_recommender: cannot load arm version %s", version_id)
-                        model, vid = None, None
-            return ServingState(version_id=vid if model is not None else None, method=method,
-                                model=model, rules=rules)
+                return ServingState(version_id=active_id if active_model is not None else None,
+                                    method=method, model=active_model, rules=rules)
+            loaded = self.arm_models.get(version_id)
+            if loaded is None:
+                try:
+                    model = _load_model(version_id)
+                except Exception:
+                    logger.exception("cart_recommender: cannot load arm version %s", version_id)
+                    return ServingState(rules=rules)
+                table = None
+                if method == "model" and app_settings.PRECOMPUTE_CANDIDATES:
+                    table = CandidateTable(model)
+                    table.start_filling()
+                loaded = self.arm_models[version_id] = (model, table)
+            model, table = loaded
+            return ServingState(version_id=version_id, method=method, model=model, table=table, rules=rules)
 
         return arms.build_plan(rows, arm_state)
 
@@ -165,6 +179,9 @@ class _Holder:
             if self.state.table is not None:
                 self.state.table.stop()
             self.state = ServingState()
+            for _, table in self.arm_models.values():
+                if table is not None:
+                    table.stop()
             self.arm_models = {}
             self.mark_stale()
 
