@@ -72,8 +72,8 @@ def simulate(n_shoppers: int, seed: int) -> dict[str, Any]:
     from cart_recommender.models import Experiment, ExperimentArm
     from demo_shop.shop.models import Product
 
-    experiment = Experiment.objects.create(name="popularity vs co-purchase", primary_metric="conversion",
-                                           min_days=0)
+    experiment = Experiment.objects.create(name="popularity vs co-purchase",
+                                           primary_metric="attributed_revenue_per_shopper", min_days=0)
     for position, (name, scorer) in enumerate([("A", "popularity"), ("B", "copurchase"), ("hold-out", "")]):
         ExperimentArm.objects.create(experiment=experiment, name=name, position=position, share=SHARES[name],
                                      kind="holdout" if not scorer else "baseline", scorer=scorer)
@@ -182,6 +182,7 @@ def main() -> None:
     update = rollups.update()
     rollup_s = time.perf_counter() - t
     experiment = run["experiment"]
+    experiment.refresh_from_db()
     got = measured(experiment)
     res = to_dict(result(experiment))
     b = next(a for a in res["arms"] if a["name"] == "B")
@@ -203,7 +204,8 @@ def main() -> None:
         "arms": arms,
         "all_equal": all(e["equal"] for e in arms.values()),
         "primary_metric": primary,
-        "lift": {"arm": "B", "against": "A", **(lift or {})},
+        "lift": {"arm": "B", "against": "A", "metric": primary, **(lift or {})},
+        "lift_by_metric": b["vs_control"],
         "holdout_lift": next(a for a in res["arms"] if a["name"] == "hold-out")["vs_control"],
         "winner": res["winner"],
         "verdict": res["verdict"],

@@ -99,9 +99,16 @@ class ExperimentResultView(StaffView):
 
     required_permission = "cart_recommender.view_experiment"
 
-    @describe(operation_id="experiment_results", responses={200: OBJECT, **ERRORS}, tags=["performance"])
-    def get(self, request: Request, pk: int) -> Response:
-        experiment = Experiment.objects.filter(pk=pk).first()
+    @describe(
+        operation_id="experiment_results",
+        parameters=[OpenApiParameter("experiment_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH)],
+        responses={200: OBJECT, **ERRORS},
+        tags=["performance"],
+    )
+    def get(self, request: Request, experiment_id: str) -> Response:
+        if not experiment_id.isdigit() or len(experiment_id) > 12:
+            raise NotFound("No A/B test has this id.")
+        experiment = Experiment.objects.filter(pk=int(experiment_id)).first()
         if experiment is None:
             raise NotFound("No A/B test has this id.")
         return Response(to_dict(result(experiment)))
