@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from cart_recommender.models import BundleDay, ProductDay
@@ -152,10 +152,11 @@ class ProductLine:
 
 
 def top_products(period: Period, limit: int = 10) -> list[ProductLine]:
-    """The products that earned the most through bundles in the period."""
+    """The products that earned the most through bundles in the period (shown only: left out)."""
     rows = (
         period.rows(ProductDay).values("product_id")
         .annotate(shown=Sum("items_shown"), adds=Sum("add_to_carts"), units=Sum("units"), money=Sum("revenue"))
+        .filter(Q(adds__gt=0) | Q(units__gt=0))
         .order_by("-money", "-adds", "product_id")[:limit]
     )
     return [ProductLine(g["product_id"], g["shown"] or 0, g["adds"] or 0, g["units"] or 0,

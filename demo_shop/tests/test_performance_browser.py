@@ -85,11 +85,13 @@ def test_a_sale_through_a_bundle_shows_on_the_dashboard_and_staff_start_an_ab_te
     page.fill("#id_arms-1-share", "20")
     page.click("input[name=_continue]")
     page.wait_for_selector("#cr-start-button")
-    page.click("#cr-start-button")
-    page.wait_for_selector("#cr-verdict")
+    with page.expect_navigation():
+        page.click("#cr-start-button")
+    assert "is running" in page.locator(".messagelist").inner_text()
     assert "Too early to call" in page.locator("#cr-verdict").inner_text()
     assert page.locator("#cr-arm-results tbody tr").count() == 2
     assert Experiment.objects.get().status == "running"
-    page.click("#cr-stop-button")
-    page.wait_for_selector(".messagelist")
+    with page.expect_navigation():
+        page.click("#cr-stop-button")
+    assert "is stopped" in page.locator(".messagelist").inner_text()
     assert Experiment.objects.get().status == "stopped"
