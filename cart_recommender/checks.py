@@ -72,6 +72,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             Error(f"{SETTINGS_NAME}['ERASURE_RETRAIN_DAYS'] must be a positive number of days, "
                   f"not {days!r}.", id="cart_recommender.E004")
         )
+    for name in ("ATTRIBUTION_WINDOW_DAYS", "ROLLUP_SECONDS", "EXPERIMENT_MIN_SHOPPERS"):
+        value = getattr(app_settings, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            errors.append(
+                Error(f"{SETTINGS_NAME}['{name}'] must be a positive number, not {value!r}.",
+                      id="cart_recommender.E004")
+            )
+    confidence = app_settings.EXPERIMENT_CONFIDENCE
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
+        errors.append(
+            Error(f"{SETTINGS_NAME}['EXPERIMENT_CONFIDENCE'] must be a level from 0.5 to below 1 "
+                  f"(e.g. 0.95), not {confidence!r}.", id="cart_recommender.E004")
+        )
     if app_settings.ACTIVATION_GATE not in ("auto", "manual", "always"):
         errors.append(
             Error(f"{SETTINGS_NAME}['ACTIVATION_GATE'] must be 'auto', 'manual' or 'always'.",

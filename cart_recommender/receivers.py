@@ -16,7 +16,7 @@ from cart_recommender.models import BundleRule
 from cart_recommender.privacy.erasure import forget_deleted_user
 from cart_recommender.serving import catalog, state
 from cart_recommender.performance import rollups
-from cart_recommender.signals import experiment_changed, model_activated, shopper_forgotten
+from cart_recommender.signals import experiment_changed, model_activated, shopper_exported, shopper_forgotten
 
 
 def connect() -> None:
@@ -38,6 +38,7 @@ def connect() -> None:
     experiment_changed.connect(state.check_now, dispatch_uid="cart_recommender_experiment_changed")
     # an erased shopper's A/B test rows go too
     shopper_forgotten.connect(_forget_rollups, dispatch_uid="cart_recommender_performance_erasure")
+    shopper_exported.connect(_export_rollups, dispatch_uid="cart_recommender_performance_export")
     # a deleted user's behaviour goes with them, before the row does (see cart_recommender.privacy)
     pre_delete.connect(forget_deleted_user, sender=get_user_model(),
                        dispatch_uid="cart_recommender_forget_deleted_user")
@@ -61,3 +62,7 @@ def _logged_in(*, request: Any, user: Any, **kwargs: Any) -> None:
 
 def _forget_rollups(*, subject: Any, **kwargs: Any) -> None:
     rollups.forget(subject)
+
+
+def _export_rollups(*, subject: Any, **kwargs: Any) -> dict[str, Any]:
+    return rollups.export(subject)

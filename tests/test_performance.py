@@ -332,9 +332,13 @@ def test_an_erased_shopper_leaves_the_test_rows():
         record_event(None, "add_to_cart", shop["MUG1"], shopper_ref=key)
     rollups.update()
     assert ExperimentShopper.objects.count() == 2
+    from cart_recommender.privacy import export_shopper
+
+    exported = export_shopper(shopper_ref="c1")
+    assert [row["test"] for row in exported["A/B tests"]] == ["test"]
     forget_shopper(shopper_ref="c1")
     assert ExperimentShopper.objects.count() == 1
-    assert not ExperimentShopper.objects.filter(subject=rollups.subject_of(experiment.pk, "r:c1")).exists()
+    assert not ExperimentShopper.objects.filter(subject=rollups.subject_of("r:c1")).exists()
 
 
 def test_statistics_match_reference_values():
@@ -351,3 +355,12 @@ def test_statistics_match_reference_values():
     assert w.difference == pytest.approx(1.0) and w.p_value == pytest.approx(0.233, abs=2e-3)
     assert stats.means(stats.Moments(1, 1, 1), stats.Moments(5, 5, 5)) is None
     assert Q is not None and Article is not None
+
+
+def test_bad_attribution_and_experiment_settings_fail_the_checks():
+    from django.core import checks
+
+    for values in ({"ATTRIBUTION_WINDOW_DAYS": 0}, {"EXPERIMENT_CONFIDENCE": 1.5}, {"ROLLUP_SECONDS": "x"},
+                   {"EXPERIMENT_MIN_SHOPPERS": -3}):
+        with recommender_settings(**values):
+            assert "cart_recommender.E004" in {e.id for e in checks.run_checks()}, values

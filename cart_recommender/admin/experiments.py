@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -163,10 +164,7 @@ def arm_chart(experiment: Experiment) -> Any:
     """Attributed revenue per 1,000 bundles shown, per day, one line per arm."""
     if experiment.started_at is None:
         return None
-    end = (experiment.stopped_at or experiment.started_at).date()
-    from django.utils import timezone
-
-    end = max(end, timezone.localdate()) if experiment.stopped_at is None else end
+    end = experiment.stopped_at.date() if experiment.stopped_at else timezone.localdate()
     series, labels = [], None
     for arm in experiment.arms.all():
         days = report.by_day(report.Period(experiment.started_at.date(), end, arm_id=arm.pk))

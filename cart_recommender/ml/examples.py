@@ -68,6 +68,8 @@ class BasketHistories:
         slot = {int(b): r for r, b in enumerate(rows)}
         wanted = np.unique(baskets.shopper[rows])
         mine = np.flatnonzero(np.isin(baskets.shopper, wanted[wanted >= 0]))
+        if not mine.size:  # no example of a known shopper (e.g. no validation split): nothing to walk
+            return
         mine = mine[np.lexsort((mine, baskets.shopper[mine]))]  # by shopper, then time
         bounds = np.flatnonzero(np.r_[True, np.diff(baskets.shopper[mine]) != 0, True])
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):

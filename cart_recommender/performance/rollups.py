@@ -209,8 +209,8 @@ POPULATION = (EventType.ADD_TO_CART, EventType.PURCHASE)
 _READ = (*TOUCHES, EventType.ADD_TO_CART, EventType.PURCHASE, EventType.REFUND)
 
 
-def subject_of(experiment_id: int, key: str) -> str:
-    """The keyed hash an :class:`ExperimentShopper` row names a shopper by."""
+def subject_of(key: str) -> str:
+    """The keyed hash an :class:`ExperimentShopper` row names a shopper by (the same in every test)."""
     return shoppers.keyed_hash("experiment", key)
 
 
@@ -244,7 +244,7 @@ def update_experiment(experiment: Experiment, since: int | None, newest: int) ->
         chunk = ordered[start:start + _CHUNK]
         sums = _shopper_sums(events.filter(pk__lte=newest), chunk, arm_ids)
         ExperimentShopper.objects.filter(
-            experiment=experiment, subject__in=[subject_of(experiment.pk, k) for k in chunk]
+            experiment=experiment, subject__in=[subject_of(k) for k in chunk]
         ).delete()
         rows = []
         for key in chunk:
@@ -253,7 +253,7 @@ def update_experiment(experiment: Experiment, since: int | None, newest: int) ->
                 continue
             index = arm_index(experiment.pk, key, shares)
             rows.append(ExperimentShopper(
-                experiment=experiment, arm_id=arms[index][0], subject=subject_of(experiment.pk, key),
+                experiment=experiment, arm_id=arms[index][0], subject=subject_of(key),
                 bundles_shown=len(s["shown"]), bundles_clicked=len(s["clicked"]),
                 orders=len(s["orders"]), revenue=s["revenue"],
                 attributed_orders=len(s["credited_orders"]), attributed_revenue=s["credited"],
@@ -309,12 +309,27 @@ def _shopper_sums(events: Any, keys: Iterable[str], arm_ids: set[int]) -> dict[s
     return out
 
 
+def _keys(subject: Any) -> list[str]:
+    return [f"u:{u}" for u in subject.user_ids] + [f"r:{r}" for r in subject.shopper_refs] + [
+        f"s:{s}" for s in subject.session_keys]
+
+
+def export(subject: Any) -> dict[str, Any]:
+    """The shopper's A/B test rows, for their data export (``shopper_exported`` receiver)."""
+    rows = ExperimentShopper.objects.filter(subject__in=[subject_of(k) for k in _keys(subject)])
+    return {"A/B tests": [
+        {"test": r.experiment.name, "arm": r.arm.name, "bundles_shown": r.bundles_shown,
+         "bundles_clicked": r.bundles_clicked, "orders": r.orders, "revenue": str(r.revenue),
+         "orders_through_bundles": r.attributed_orders, "revenue_through_bundles": str(r.attributed_revenue)}
+        for r in rows.select_related("experiment", "arm")
+    ]}
+
+
 def forget(subject: Any) -> int:
     """Delete the A/B test rows of an erased shopper (``shopper_forgotten`` receiver)."""
-    keys = [f"u:{u}" for u in subject.user_ids] + [f"r:{r}" for r in subject.shopper_refs] + [
-        f"s:{s}" for s in subject.session_keys]
+    keys = _keys(subject)
     if not keys:
         return 0
-    hashes = [subject_of(0, k) for k in keys]
+    hashes = [subject_of(k) for k in keys]
     deleted, _ = ExperimentShopper.objects.filter(subject__in=hashes).delete()
     return deleted

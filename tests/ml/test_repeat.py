@@ -206,3 +206,19 @@ def test_the_state_of_a_whole_history_at_once_is_the_state_walked_order_by_order
         w_items, w_feat = walked.window(400.0, length, 40)
         np.testing.assert_array_equal(a_items, w_items)
         np.testing.assert_allclose(a_feat, w_feat, atol=1e-6)
+
+
+def test_preparing_without_a_validation_split_walks_no_repeat_windows():
+    """val_fraction=0 (an artifact over every order) leaves the validation set empty; the
+    repeat-window walk once failed on it (np.concatenate of nothing)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cart_recommender.ml.config import TrainingConfig
+    from cart_recommender.ml.data import EventLog
+    from cart_recommender.ml.preparation import prepare
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = [(t0 + timedelta(hours=i), f"s{i % 7}", "purchase", f"p{(i * 3) % 11}", f"o{i // 2}")
+            for i in range(200)]
+    prepared = prepare(EventLog.from_records(rows), TrainingConfig(dim=8, max_history=8, val_fraction=0.0))
+    assert len(prepared["train"].rows) > 0 and len(prepared["val"].rows) == 0
