@@ -54,9 +54,12 @@ def parse_bundle(html: str) -> dict[str, Any] | None:
     if section is None:
         return None
     attrs, body = section.groups()
-    form = re.search(r'<form method="post" action="([^"]+)" class="cart-recommender-add-all">(.*?)</form>',
-                     body, re.S)
-    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2)) if form else []
+    form = re.search(
+        r'<form method="post" action="([^"]+)" class="cart-recommender-add-all">(.*?)</form>', body, re.S
+    )
+    fields = (
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2)) if form else []
+    )
     return {
         "bundle_id": re.search(r'data-bundle-id="([^"]*)"', attrs).group(1),
         "arm": (re.search(r'data-experiment-arm="([^"]*)"', attrs) or [None, ""])[1],
@@ -72,11 +75,18 @@ def simulate(n_shoppers: int, seed: int) -> dict[str, Any]:
     from cart_recommender.models import Experiment, ExperimentArm
     from demo_shop.shop.models import Product
 
-    experiment = Experiment.objects.create(name="popularity vs co-purchase",
-                                           primary_metric="attributed_revenue_per_shopper", min_days=0)
+    experiment = Experiment.objects.create(
+        name="popularity vs co-purchase", primary_metric="attributed_revenue_per_shopper", min_days=0
+    )
     for position, (name, scorer) in enumerate([("A", "popularity"), ("B", "copurchase"), ("hold-out", "")]):
-        ExperimentArm.objects.create(experiment=experiment, name=name, position=position, share=SHARES[name],
-                                     kind="holdout" if not scorer else "baseline", scorer=scorer)
+        ExperimentArm.objects.create(
+            experiment=experiment,
+            name=name,
+            position=position,
+            share=SHARES[name],
+            kind="holdout" if not scorer else "baseline",
+            scorer=scorer,
+        )
     from cart_recommender.experiments import lifecycle
 
     lifecycle.start(experiment)
@@ -86,8 +96,17 @@ def simulate(n_shoppers: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     skus = list(Product.objects.values_list("sku", flat=True))
     price = {p.sku: p.price for p in Product.objects.all()}
-    truth = {name: {"shoppers": 0, "bundles_shown": 0, "clicks": 0, "add_to_carts": 0, "orders": 0,
-                    "revenue": Decimal("0.00")} for name in SHARES}
+    truth = {
+        name: {
+            "shoppers": 0,
+            "bundles_shown": 0,
+            "clicks": 0,
+            "add_to_carts": 0,
+            "orders": 0,
+            "revenue": Decimal("0.00"),
+        }
+        for name in SHARES
+    }
     started = time.monotonic()
     for n in range(n_shoppers):
         client = Client()
@@ -133,13 +152,27 @@ def measured(experiment: Any) -> dict[str, dict[str, Any]]:
 
     out = {}
     numbers = {n.arm.name: n for n in arm_numbers(experiment)}
-    for arm_id, name, funnel in report.by_arm(report.Period.last_days(7, experiment_id=experiment.pk)):
-        out[name] = {"shoppers": numbers[name].shoppers, "bundles_shown": funnel.bundles_shown,
-                     "clicks": funnel.clicks, "add_to_carts": funnel.add_to_carts, "orders": funnel.orders,
-                     "revenue": funnel.net_revenue}
+    for _arm_id, name, funnel in report.by_arm(report.Period.last_days(7, experiment_id=experiment.pk)):
+        out[name] = {
+            "shoppers": numbers[name].shoppers,
+            "bundles_shown": funnel.bundles_shown,
+            "clicks": funnel.clicks,
+            "add_to_carts": funnel.add_to_carts,
+            "orders": funnel.orders,
+            "revenue": funnel.net_revenue,
+        }
     for name, n in numbers.items():
-        out.setdefault(name, {"shoppers": n.shoppers, "bundles_shown": 0, "clicks": 0, "add_to_carts": 0,
-                              "orders": 0, "revenue": Decimal("0.00")})
+        out.setdefault(
+            name,
+            {
+                "shoppers": n.shoppers,
+                "bundles_shown": 0,
+                "clicks": 0,
+                "add_to_carts": 0,
+                "orders": 0,
+                "revenue": Decimal("0.00"),
+            },
+        )
     return out
 
 
@@ -187,11 +220,15 @@ def main() -> None:
     res = to_dict(result(experiment))
     b = next(a for a in res["arms"] if a["name"] == "B")
     primary = res["primary_metric"]
-    arms = {name: {"true": {k: str(v) if isinstance(v, Decimal) else v for k, v in run["truth"][name].items()},
-                   "measured": {k: str(v) if isinstance(v, Decimal) else v for k, v in got[name].items()},
-                   "behaviour": dict(zip(("p_click", "p_buy_after_click", "p_buy"), BEHAVIOUR[name], strict=True)),
-                   "share": SHARES[name]}
-            for name in SHARES}
+    arms = {
+        name: {
+            "true": {k: str(v) if isinstance(v, Decimal) else v for k, v in run["truth"][name].items()},
+            "measured": {k: str(v) if isinstance(v, Decimal) else v for k, v in got[name].items()},
+            "behaviour": dict(zip(("p_click", "p_buy_after_click", "p_buy"), BEHAVIOUR[name], strict=True)),
+            "share": SHARES[name],
+        }
+        for name in SHARES
+    }
     for entry in arms.values():
         entry["equal"] = entry["true"] == entry["measured"]
     lift = b["vs_control"][primary]
@@ -211,18 +248,27 @@ def main() -> None:
         "verdict": res["verdict"],
         "dashboard_ms": round(dashboard_ms(), 1),
     }
-    print(f"\n{'arm':10} {'':9} {'shoppers':>9} {'bundles':>8} {'clicks':>7} {'adds':>6} {'orders':>7} {'revenue':>10}")
+    print(
+        f"\n{'arm':10} {'':9} {'shoppers':>9} {'bundles':>8} {'clicks':>7} {'adds':>6} "
+        f"{'orders':>7} {'revenue':>10}"
+    )
     for name, entry in arms.items():
         for kind in ("true", "measured"):
             v = entry[kind]
-            print(f"{name:10} {kind:9} {v['shoppers']:>9} {v['bundles_shown']:>8} {v['clicks']:>7} "
-                  f"{v['add_to_carts']:>6} {v['orders']:>7} {v['revenue']:>10}")
+            print(
+                f"{name:10} {kind:9} {v['shoppers']:>9} {v['bundles_shown']:>8} {v['clicks']:>7} "
+                f"{v['add_to_carts']:>6} {v['orders']:>7} {v['revenue']:>10}"
+            )
     if lift:
-        print(f"\nB vs A on {primary}: {lift['value']:.4f} vs {lift['control']:.4f}, lift {lift['lift']:+.1%} "
-              f"[{lift['lift_interval'][0]:+.1%}, {lift['lift_interval'][1]:+.1%}], p = {lift['p_value']:.2g} "
-              f"({lift['test']})")
-    print(f"verdict: {res['verdict']}\nevery attributed event counted once: {out['all_equal']}; "
-          f"dashboard {out['dashboard_ms']} ms; rollup update {out['rollup_update_s']} s")
+        print(
+            f"\nB vs A on {primary}: {lift['value']:.4f} vs {lift['control']:.4f}, lift {lift['lift']:+.1%} "
+            f"[{lift['lift_interval'][0]:+.1%}, {lift['lift_interval'][1]:+.1%}], p = {lift['p_value']:.2g} "
+            f"({lift['test']})"
+        )
+    print(
+        f"verdict: {res['verdict']}\nevery attributed event counted once: {out['all_equal']}; "
+        f"dashboard {out['dashboard_ms']} ms; rollup update {out['rollup_update_s']} s"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2, default=str))

@@ -45,11 +45,25 @@ def fill(n_events: int, products: list[int], seed: int, days: int = 365, start_o
 
     def add(kind: str, product: int, who: str, when, tag=None, order="", qty=1, price=None) -> None:
         nonlocal written
-        batch.append(EventRecord(
-            event_type=kind, product=product, user=None, shopper_ref=who, session_key="", order_ref=order,
-            quantity=qty, unit_price=price, timestamp=when, source="server", idempotency_key=None,
-            bundle_id=tag.bundle_id if tag else "", served_by=tag.served_by if tag else "",
-            scorer=tag.scorer if tag else "", arm=None))
+        batch.append(
+            EventRecord(
+                event_type=kind,
+                product=product,
+                user=None,
+                shopper_ref=who,
+                session_key="",
+                order_ref=order,
+                quantity=qty,
+                unit_price=price,
+                timestamp=when,
+                source="server",
+                idempotency_key=None,
+                bundle_id=tag.bundle_id if tag else "",
+                served_by=tag.served_by if tag else "",
+                scorer=tag.scorer if tag else "",
+                arm=None,
+            )
+        )
 
     while written + len(batch) < n_events:
         n += 1
@@ -67,8 +81,16 @@ def fill(n_events: int, products: list[int], seed: int, days: int = 365, start_o
             add("bundle_click", p, who, when + timedelta(seconds=20), tag)
             add("add_to_cart", p, who, when + timedelta(seconds=21), tag)
             if rng.random() < 0.5:
-                add("purchase", p, who, when + timedelta(minutes=5), tag, order=f"o{n}", qty=1,
-                    price=Decimal("4.50"))
+                add(
+                    "purchase",
+                    p,
+                    who,
+                    when + timedelta(minutes=5),
+                    tag,
+                    order=f"o{n}",
+                    qty=1,
+                    price=Decimal("4.50"),
+                )
         if len(batch) >= 20_000:
             writer.insert(batch)
             written += len(batch)
@@ -150,10 +172,14 @@ def main() -> None:
         "api_queries": api_queries,
         "goal_dashboard_ms": 1000,
     }
-    print(f"{out['events']:,} events; first rollup {out['first_rollup_s']} s, "
-          f"{step.events:,} new events counted in {out['incremental_update_s']} s")
-    print(f"dashboard (365 days): median {out['dashboard_ms']} ms, {page_queries} queries; "
-          f"REST {out['api_ms']} ms, {api_queries} queries (goal: under {out['goal_dashboard_ms']} ms)")
+    print(
+        f"{out['events']:,} events; first rollup {out['first_rollup_s']} s, "
+        f"{step.events:,} new events counted in {out['incremental_update_s']} s"
+    )
+    print(
+        f"dashboard (365 days): median {out['dashboard_ms']} ms, {page_queries} queries; "
+        f"REST {out['api_ms']} ms, {api_queries} queries (goal: under {out['goal_dashboard_ms']} ms)"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))

@@ -167,7 +167,8 @@ def start_experiment(version_id: int) -> int:
 
     Experiment.objects.filter(status="running").update(status="stopped")
     experiment = Experiment.objects.create(name="serving benchmark", min_days=0)
-    ExperimentArm.objects.create(experiment=experiment, name="A", kind="version", version_id=version_id, share=50)
+    ExperimentArm.objects.create(experiment=experiment, name="A", kind="version", version_id=version_id,
+                                 share=50)
     ExperimentArm.objects.create(experiment=experiment, name="B", kind="baseline", scorer="popularity",
                                  share=50, position=1)
     lifecycle.start(experiment)
@@ -528,7 +529,8 @@ def main(argv: list[str] | None = None) -> dict:
                 samples[name]["wall"] += got["wall"]
                 samples[name]["errors"] += got["errors"]
                 p99[name] = summarise(got["latencies"], got["wall"])["p99_ms"]
-            experiment_ratios.append(round(p99["bundle_visitor_experiment"] / max(p99["bare_experiment"], 1e-9), 2))
+            ratio = p99["bundle_visitor_experiment"] / max(p99["bare_experiment"], 1e-9)
+            experiment_ratios.append(round(ratio, 2))
         stop_experiment(experiment_id)
         loop.close()
     finally:

@@ -528,7 +528,9 @@ class ExperimentShopper(models.Model):
         verbose_name = _("A/B test shopper")
         verbose_name_plural = _("A/B test shoppers")
         constraints = [
-            models.UniqueConstraint(fields=["experiment", "subject"], name="cart_recommender_experiment_subject"),
+            models.UniqueConstraint(
+                fields=["experiment", "subject"], name="cart_recommender_experiment_subject"
+            ),
         ]
         indexes = [models.Index(fields=["subject"], name="cr_expshopper_subject")]
 

@@ -13,9 +13,9 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
 from cart_recommender.models import BundleRule
+from cart_recommender.performance import rollups
 from cart_recommender.privacy.erasure import forget_deleted_user
 from cart_recommender.serving import catalog, state
-from cart_recommender.performance import rollups
 from cart_recommender.signals import experiment_changed, model_activated, shopper_exported, shopper_forgotten
 
 

@@ -56,18 +56,27 @@ def later(product, when, kind="purchase", **fields):
 
 # -- bundle ids ------------------------------------------------------------------------------
 
+
 def test_a_bundle_id_names_version_scorer_and_arm_and_cannot_be_forged():
     tag = tags.new_tag("12", "model", 4)
     assert tags.parse(tag.bundle_id) == tag
     assert tags.parse(tags.new_tag("baseline", "copurchase", None).bundle_id).served_by == "baseline"
     assert tags.new_tag("12", "model", 4).bundle_id != tag.bundle_id  # every rendering is new
     nonce, label, code, arm, sig = tag.bundle_id.split(".")
-    for forged in (f"{nonce}.13.{code}.{arm}.{sig}", f"{nonce}.{label}.{code}.5.{sig}", "x" * 80, 12, None,
-                   "a.b.c.d", f"{nonce}.{label}.{code}.{arm}.AAAAAAAA"):
+    for forged in (
+        f"{nonce}.13.{code}.{arm}.{sig}",
+        f"{nonce}.{label}.{code}.5.{sig}",
+        "x" * 80,
+        12,
+        None,
+        "a.b.c.d",
+        f"{nonce}.{label}.{code}.{arm}.AAAAAAAA",
+    ):
         assert tags.parse(forged) is None
 
 
 # -- attribution -----------------------------------------------------------------------------
+
 
 def test_last_touch_within_the_window_edges_included():
     shop = make_shop(with_events=False)
@@ -90,10 +99,10 @@ def test_no_impression_another_shopper_or_another_product_is_no_credit():
     shop = make_shop(with_events=False)
     tag = tags.new_tag("3", "model", None)
     touch(shop["MUG1"], tag.bundle_id, NOW - timedelta(hours=1), shopper_ref="c1")
-    assert later(shop["MUG2"], NOW, shopper_ref="c1").bundle_id == ""   # not shown
-    assert later(shop["MUG1"], NOW, shopper_ref="c2").bundle_id == ""   # someone else
+    assert later(shop["MUG2"], NOW, shopper_ref="c1").bundle_id == ""  # not shown
+    assert later(shop["MUG1"], NOW, shopper_ref="c2").bundle_id == ""  # someone else
     assert later(shop["MUG1"], NOW - timedelta(hours=2), shopper_ref="c1").bundle_id == ""  # before it
-    assert later(shop["MUG1"], NOW, session_key="").bundle_id == ""     # nobody
+    assert later(shop["MUG1"], NOW, session_key="").bundle_id == ""  # nobody
 
 
 def test_a_refund_goes_where_its_purchase_went_and_a_removal_is_counted():
@@ -105,13 +114,26 @@ def test_a_refund_goes_where_its_purchase_went_and_a_removal_is_counted():
     later(mug, NOW - timedelta(minutes=50), kind="remove_from_cart", shopper_ref="c1")
     later(mug, NOW, shopper_ref="c1", order_ref="o9", quantity=2, unit_price=Decimal("8.00"))
     # the refund is recorded by the shop's back office: no shopper, only the order
-    refund = later(mug, NOW + timedelta(days=20), kind="refund", order_ref="o9", quantity=1,
-                   unit_price=Decimal("8.00"), shopper_ref="c1")
+    refund = later(
+        mug,
+        NOW + timedelta(days=20),
+        kind="refund",
+        order_ref="o9",
+        quantity=1,
+        unit_price=Decimal("8.00"),
+        shopper_ref="c1",
+    )
     assert refund.bundle_id == tag.bundle_id  # 20 days later: past the window, but its sale was credited
     rollups.update(full=True)
     day = BundleDay.objects.get(day=NOW.date())
     assert (day.items_shown, day.add_to_carts, day.removals, day.orders, day.units, day.revenue) == (
-        1, 1, 1, 1, 2, Decimal("16.00"))
+        1,
+        1,
+        1,
+        1,
+        2,
+        Decimal("16.00"),
+    )
     period = report.Period(NOW.date(), (NOW + timedelta(days=20)).date())
     assert report.totals(period).net_revenue == Decimal("8.00")
 
@@ -141,18 +163,26 @@ def test_the_batch_paths_credit_purchases_too(tmp_path):
     tag = tags.new_tag("7", "model", None)
     touch(shop["MUG1"], tag.bundle_id, NOW - timedelta(hours=1), shopper_ref="c1")
     touch(shop["MUG2"], tag.bundle_id, NOW - timedelta(hours=1), shopper_ref="c1")
-    result = write_events([Event(event_type="purchase", product=shop["MUG1"], shopper_ref="c1",
-                                 order_ref="api1", timestamp=NOW)])
+    result = write_events(
+        [
+            Event(
+                event_type="purchase", product=shop["MUG1"], shopper_ref="c1", order_ref="api1", timestamp=NOW
+            )
+        ]
+    )
     assert result.stored == 1
     assert Event.objects.get(order_ref="api1").bundle_id == tag.bundle_id
     csv = tmp_path / "orders.csv"
-    csv.write_text("timestamp,user_id,session_id,event,item_id,item_name,category,quantity,price,order_id\n"
-                   f"{NOW.isoformat()},c1,,purchase,MUG2,Red mug,mugs,1,7.50,csv1\n")
+    csv.write_text(
+        "timestamp,user_id,session_id,event,item_id,item_name,category,quantity,price,order_id\n"
+        f"{NOW.isoformat()},c1,,purchase,MUG2,Red mug,mugs,1,7.50,csv1\n"
+    )
     EventImporter().run(csv)
     assert Event.objects.get(order_ref="csv1").bundle_id == tag.bundle_id
 
 
 # -- rollups ---------------------------------------------------------------------------------
+
 
 def random_traffic(shop, n_shoppers=40, seed=3):
     rng = random.Random(seed)
@@ -171,8 +201,14 @@ def random_traffic(shop, n_shoppers=40, seed=3):
                 touch(p, tag.bundle_id, when + timedelta(minutes=1), kind="bundle_click", shopper_ref=ref)
                 later(p, when + timedelta(minutes=2), kind="add_to_cart", shopper_ref=ref)
                 if rng.random() < 0.6:
-                    later(p, when + timedelta(hours=rng.randint(1, 50)), shopper_ref=ref,
-                          order_ref=f"o{seed}-{s}-{visit}", quantity=rng.randint(1, 3), unit_price=p.price)
+                    later(
+                        p,
+                        when + timedelta(hours=rng.randint(1, 50)),
+                        shopper_ref=ref,
+                        order_ref=f"o{seed}-{s}-{visit}",
+                        quantity=rng.randint(1, 3),
+                        unit_price=p.price,
+                    )
 
 
 def test_rollups_equal_a_direct_count_and_incremental_runs_equal_a_full_rebuild():
@@ -181,25 +217,55 @@ def test_rollups_equal_a_direct_count_and_incremental_runs_equal_a_full_rebuild(
     rollups.update()
     random_traffic(shop, seed=4)  # more events, some on days already rolled up
     rollups.update()
-    incremental = sorted(BundleDay.objects.values_list(
-        "day", "served_by", "scorer", "bundles_shown", "items_shown", "clicks", "add_to_carts", "orders",
-        "units", "revenue"))
+    incremental = sorted(
+        BundleDay.objects.values_list(
+            "day",
+            "served_by",
+            "scorer",
+            "bundles_shown",
+            "items_shown",
+            "clicks",
+            "add_to_carts",
+            "orders",
+            "units",
+            "revenue",
+        )
+    )
     rollups.update(full=True)
-    full = sorted(BundleDay.objects.values_list(
-        "day", "served_by", "scorer", "bundles_shown", "items_shown", "clicks", "add_to_carts", "orders",
-        "units", "revenue"))
+    full = sorted(
+        BundleDay.objects.values_list(
+            "day",
+            "served_by",
+            "scorer",
+            "bundles_shown",
+            "items_shown",
+            "clicks",
+            "add_to_carts",
+            "orders",
+            "units",
+            "revenue",
+        )
+    )
     assert incremental == full
     credited = Event.objects.exclude(bundle_id="")
     direct = {
         "items_shown": credited.filter(event_type="bundle_impression").count(),
-        "bundles_shown": sum(credited.filter(event_type="bundle_impression").values("timestamp__date")
-                             .annotate(n=Count("bundle_id", distinct=True)).values_list("n", flat=True)),
+        "bundles_shown": sum(
+            credited.filter(event_type="bundle_impression")
+            .values("timestamp__date")
+            .annotate(n=Count("bundle_id", distinct=True))
+            .values_list("n", flat=True)
+        ),
         "add_to_carts": credited.filter(event_type="add_to_cart").count(),
         "units": credited.filter(event_type="purchase").aggregate(n=Sum("quantity"))["n"],
-        "revenue": credited.filter(event_type="purchase").aggregate(n=Sum(F("quantity") * F("unit_price")))["n"],
+        "revenue": credited.filter(event_type="purchase").aggregate(n=Sum(F("quantity") * F("unit_price")))[
+            "n"
+        ],
         # an order counts once in each (day, version, scorer, arm) row its credited items fall in
-        "orders": credited.filter(event_type="purchase").values(
-            "timestamp__date", "served_by", "scorer", "arm_id", "order_ref").distinct().count(),
+        "orders": credited.filter(event_type="purchase")
+        .values("timestamp__date", "served_by", "scorer", "arm_id", "order_ref")
+        .distinct()
+        .count(),
     }
     totals = report.totals(report.Period(NOW.date() - timedelta(days=10), NOW.date() + timedelta(days=5)))
     assert direct["units"] and direct["orders"] > 5
@@ -211,6 +277,7 @@ def test_rollups_equal_a_direct_count_and_incremental_runs_equal_a_full_rebuild(
 
 
 # -- A/B tests -------------------------------------------------------------------------------
+
 
 def test_assignment_is_stable_independent_per_test_and_splits_as_asked():
     keys = [f"u:{i}" for i in range(20_000)]
@@ -229,18 +296,22 @@ def test_assignment_is_stable_independent_per_test_and_splits_as_asked():
 def make_experiment(*arms, name="test", **fields):
     experiment = Experiment.objects.create(name=name, **fields)
     for position, (arm_name, kind, extra, share) in enumerate(arms):
-        ExperimentArm.objects.create(experiment=experiment, name=arm_name, kind=kind, share=share,
-                                     position=position, **extra)
+        ExperimentArm.objects.create(
+            experiment=experiment, name=arm_name, kind=kind, share=share, position=position, **extra
+        )
     return experiment
 
 
 def test_a_running_test_serves_each_arm_its_own_way_with_no_extra_query(
-        django_assert_num_queries, django_capture_on_commit_callbacks):
+    django_assert_num_queries, django_capture_on_commit_callbacks
+):
     make_shop()
     version = activate_model()
-    experiment = make_experiment(("A", "version", {"version": version}, 50),
-                                 ("B", "baseline", {"scorer": "popularity"}, 30),
-                                 ("hold-out", "holdout", {}, 20))
+    experiment = make_experiment(
+        ("A", "version", {"version": version}, 50),
+        ("B", "baseline", {"scorer": "popularity"}, 30),
+        ("hold-out", "holdout", {}, 20),
+    )
     before = get_bundle(["TEA"], shopper=Shopper(shopper_ref="warm"))
     assert before.arm == "" and before.bundle_id
     with django_capture_on_commit_callbacks(execute=True):  # experiment_changed: this process re-checks
@@ -290,8 +361,11 @@ def test_starting_checks_the_arms_and_one_test_runs_at_a_time():
 def test_results_wait_for_the_sample_and_then_call_a_real_difference():
     shop = make_shop(with_events=False)
     version = activate_model() if Event.objects.exists() else None
-    experiment = make_experiment(("A", "baseline", {"scorer": "popularity"}, 50),
-                                 ("B", "baseline", {"scorer": "copurchase"}, 50), min_days=0)
+    experiment = make_experiment(
+        ("A", "baseline", {"scorer": "popularity"}, 50),
+        ("B", "baseline", {"scorer": "copurchase"}, 50),
+        min_days=0,
+    )
     lifecycle.start(experiment)
     Experiment.objects.filter(pk=experiment.pk).update(started_at=NOW - timedelta(days=1))
     experiment.refresh_from_db()
@@ -325,8 +399,9 @@ def test_an_erased_shopper_leaves_the_test_rows():
     from cart_recommender.privacy import forget_shopper
 
     shop = make_shop(with_events=False)
-    experiment = make_experiment(("A", "baseline", {"scorer": "popularity"}, 50),
-                                 ("B", "holdout", {}, 50), min_days=0)
+    experiment = make_experiment(
+        ("A", "baseline", {"scorer": "popularity"}, 50), ("B", "holdout", {}, 50), min_days=0
+    )
     lifecycle.start(experiment)
     for key in ("c1", "c2"):
         record_event(None, "add_to_cart", shop["MUG1"], shopper_ref=key)
@@ -360,7 +435,11 @@ def test_statistics_match_reference_values():
 def test_bad_attribution_and_experiment_settings_fail_the_checks():
     from django.core import checks
 
-    for values in ({"ATTRIBUTION_WINDOW_DAYS": 0}, {"EXPERIMENT_CONFIDENCE": 1.5}, {"ROLLUP_SECONDS": "x"},
-                   {"EXPERIMENT_MIN_SHOPPERS": -3}):
+    for values in (
+        {"ATTRIBUTION_WINDOW_DAYS": 0},
+        {"EXPERIMENT_CONFIDENCE": 1.5},
+        {"ROLLUP_SECONDS": "x"},
+        {"EXPERIMENT_MIN_SHOPPERS": -3},
+    ):
         with recommender_settings(**values):
             assert "cart_recommender.E004" in {e.id for e in checks.run_checks()}, values

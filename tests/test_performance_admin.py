@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving")]
 
 def staff_client(*codenames: str, staff: bool = True) -> Client:
     user = User.objects.create_user(f"op{User.objects.count()}", password="pw", is_staff=staff)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="cart_recommender",
-                                                        codename__in=codenames))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="cart_recommender", codename__in=codenames)
+    )
     client = Client()
     client.force_login(user)
     return client
@@ -34,11 +35,19 @@ def sell_through_bundles(shop, n=5):
     now = timezone.now() - timedelta(minutes=30)
     for i in range(n):
         tag = tags.new_tag("3", "model", None)
-        shown = Event(event_type="bundle_impression", product=shop["MUG1"], shopper_ref=f"c{i}", timestamp=now)
+        shown = Event(
+            event_type="bundle_impression", product=shop["MUG1"], shopper_ref=f"c{i}", timestamp=now
+        )
         tag_touch(shown, tag.bundle_id)
         shown.save()
-        bought = Event(event_type="purchase", product=shop["MUG1"], shopper_ref=f"c{i}", order_ref=f"o{i}",
-                       unit_price=Decimal("8.00"), timestamp=now + timedelta(minutes=5))
+        bought = Event(
+            event_type="purchase",
+            product=shop["MUG1"],
+            shopper_ref=f"c{i}",
+            order_ref=f"o{i}",
+            unit_price=Decimal("8.00"),
+            timestamp=now + timedelta(minutes=5),
+        )
         attribute([bought])
         bought.save()
 
@@ -55,10 +64,14 @@ def test_the_dashboard_shows_the_funnel_and_downloads_it_as_csv():
     assert "40.00" in html and "Blue mug" in html  # revenue and the top product
     assert "<svg" in html
     assert rollups.last_update() is not None  # the stale page asked for an update (eager here)
-    rows = list(csv.DictReader(io.StringIO(client.get("/admin/cart_recommender/bundleday/?format=csv")
-                                           .content.decode())))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get("/admin/cart_recommender/bundleday/?format=csv").content.decode())
+        )
+    )
     assert [(r["served_by"], r["scorer"], r["bundles_shown"], r["revenue"]) for r in rows] == [
-        ("3", "model", "5", "40.00")]
+        ("3", "model", "5", "40.00")
+    ]
 
 
 def test_the_dashboard_and_its_endpoint_are_for_staff_with_the_permission():
@@ -89,16 +102,21 @@ def test_the_endpoint_gives_the_dashboards_numbers():
 def make_test(version, other):
     experiment = Experiment.objects.create(name="v-new against v-live", min_days=0)
     ExperimentArm.objects.create(experiment=experiment, name="A", kind="version", version=version, share=50)
-    ExperimentArm.objects.create(experiment=experiment, name="B", kind="version", version=other, share=50,
-                                 position=1)
+    ExperimentArm.objects.create(
+        experiment=experiment, name="B", kind="version", version=other, share=50, position=1
+    )
     return experiment
 
 
 def test_only_staff_with_the_permission_start_stop_and_promote():
     make_shop()
     live = activate_model()
-    candidate = ModelVersion.objects.create(status="ready", artifact=live.artifact,
-                                            artifact_sha256=live.artifact_sha256, artifact_size=live.artifact_size)
+    candidate = ModelVersion.objects.create(
+        status="ready",
+        artifact=live.artifact,
+        artifact_sha256=live.artifact_sha256,
+        artifact_size=live.artifact_size,
+    )
     experiment = make_test(live, candidate)
     url = f"/admin/cart_recommender/experiment/{experiment.pk}/"
     viewer = staff_client("view_experiment", "change_experiment")
@@ -115,15 +133,18 @@ def test_only_staff_with_the_permission_start_stop_and_promote():
     assert "cr-promote" not in page  # managing is not activating
     arm_b = experiment.arms.get(name="B")
     assert manager.post(url + f"promote/{arm_b.pk}/").status_code == 403
-    promoter = staff_client("view_experiment", "change_experiment", "manage_experiment",
-                            "activate_modelversion")
+    promoter = staff_client(
+        "view_experiment", "change_experiment", "manage_experiment", "activate_modelversion"
+    )
     promoter.post(url + f"promote/{arm_b.pk}/")
     experiment.refresh_from_db()
     candidate.refresh_from_db()
     assert experiment.status == "stopped" and experiment.promoted_arm == arm_b
     assert candidate.status == "active"
     assert "A/B test" in Activation.objects.latest("pk").note
-    body = staff_client("view_experiment").get(f"/recommender/api/experiments/{experiment.pk}/results/").json()
+    body = (
+        staff_client("view_experiment").get(f"/recommender/api/experiments/{experiment.pk}/results/").json()
+    )
     assert [a["name"] for a in body["arms"]] == ["A", "B"] and body["winner"] is None
     assert staff_client().get(f"/recommender/api/experiments/{experiment.pk}/results/").status_code == 403
     assert BundleDay.objects.count() >= 0

@@ -18,7 +18,15 @@ from cart_recommender.admin.performance import BundlePerformanceAdmin
 from cart_recommender.admin.privacy import ErasureAdmin
 from cart_recommender.admin.rules import BundleRuleAdmin
 from cart_recommender.admin.versions import ModelVersionAdmin
-from cart_recommender.models import Activation, BundleDay, BundleRule, Erasure, Event, Experiment, ModelVersion
+from cart_recommender.models import (
+           Activation,
+           BundleDay,
+           BundleRule,
+           Erasure,
+           Event,
+           Experiment,
+           ModelVersion,
+)
 
 admin.site.register(ModelVersion, ModelVersionAdmin)
 admin.site.register(Activation, ActivationAdmin)

@@ -52,10 +52,28 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_display = ("name", "status", "primary_metric", "started_at", "stopped_at", "arm_list")
     list_filter = ("status",)
     inlines = [ArmInline]
-    fields = ("name", "primary_metric", "min_days", "note", "status", "created_by", "started_at",
-              "started_by", "stopped_at", "stopped_by", "promoted_arm")
-    readonly_fields = ("status", "created_by", "started_at", "started_by", "stopped_at", "stopped_by",
-                       "promoted_arm")
+    fields = (
+        "name",
+        "primary_metric",
+        "min_days",
+        "note",
+        "status",
+        "created_by",
+        "started_at",
+        "started_by",
+        "stopped_at",
+        "stopped_by",
+        "promoted_arm",
+    )
+    readonly_fields = (
+        "status",
+        "created_by",
+        "started_at",
+        "started_by",
+        "stopped_at",
+        "stopped_by",
+        "promoted_arm",
+    )
     change_form_template = "admin/cart_recommender/experiment/change_form.html"
     Media = AdminMedia
 
@@ -80,11 +98,11 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view
-        info = self.opts.app_label, self.opts.model_name
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
-            path("<int:pk>/start/", wrap(self.start_view), name="%s_%s_start" % info),
-            path("<int:pk>/stop/", wrap(self.stop_view), name="%s_%s_stop" % info),
-            path("<int:pk>/promote/<int:arm>/", wrap(self.promote_view), name="%s_%s_promote" % info),
+            path("<int:pk>/start/", wrap(self.start_view), name=f"{prefix}_start"),
+            path("<int:pk>/stop/", wrap(self.stop_view), name=f"{prefix}_stop"),
+            path("<int:pk>/promote/<int:arm>/", wrap(self.promote_view), name=f"{prefix}_promote"),
             *super().get_urls(),
         ]
 
@@ -96,39 +114,45 @@ class ExperimentAdmin(admin.ModelAdmin):
     def _back(self, experiment: Experiment) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:cart_recommender_experiment_change", args=[experiment.pk]))
 
-    def start_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def _change_state(self, request: HttpRequest, pk: int, change: Any, done: str) -> HttpResponse:
         experiment = self._post(request, pk, lifecycle.can_manage(request.user))
         try:
-            lifecycle.start(experiment, user=request.user)
-            messages.success(request, _("“%(name)s” is running: shoppers are split between its arms.")
-                             % {"name": experiment.name})
+            change(experiment, user=request.user)
+            messages.success(request, done % {"name": experiment.name})
         except lifecycle.ExperimentError as exc:
             messages.error(request, str(exc))
         return self._back(experiment)
 
+    def start_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._change_state(
+            request, pk, lifecycle.start, _("“%(name)s” is running: shoppers are split between its arms.")
+        )
+
     def stop_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        experiment = self._post(request, pk, lifecycle.can_manage(request.user))
-        try:
-            lifecycle.stop(experiment, user=request.user)
-            messages.success(request, _("“%(name)s” is stopped: every shopper gets the active version again.")
-                             % {"name": experiment.name})
-        except lifecycle.ExperimentError as exc:
-            messages.error(request, str(exc))
-        return self._back(experiment)
+        return self._change_state(
+            request,
+            pk,
+            lifecycle.stop,
+            _("“%(name)s” is stopped: every shopper gets the active version again."),
+        )
 
     def promote_view(self, request: HttpRequest, pk: int, arm: int) -> HttpResponse:
         experiment = self._post(request, pk, lifecycle.can_promote(request.user))
         chosen = get_object_or_404(ExperimentArm, pk=arm, experiment=experiment)
         try:
             activation = lifecycle.promote(experiment, chosen, user=request.user)
-            messages.success(request, _("v%(v)s serves every shopper now (%(note)s).")
-                             % {"v": activation.version_id, "note": activation.note})
+            messages.success(
+                request,
+                _("v%(v)s serves every shopper now (%(note)s).")
+                % {"v": activation.version_id, "note": activation.note},
+            )
         except lifecycle.ExperimentError as exc:
             messages.error(request, str(exc))
         return self._back(experiment)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
         extra = dict(extra_context or {})
         experiment = self.get_object(request, object_id)
         if experiment is not None:
@@ -154,8 +178,15 @@ def result_rows(res: Any) -> list[dict[str, Any]]:
         row = {"numbers": numbers, "cells": []}
         for metric, label in METRICS.items():
             c = res.comparisons.get(numbers.arm.pk, {}).get(metric)
-            row["cells"].append({"metric": metric, "label": label, "value": numbers.value(metric),
-                                 "comparison": c, "primary": metric == res.experiment.primary_metric})
+            row["cells"].append(
+                {
+                    "metric": metric,
+                    "label": label,
+                    "value": numbers.value(metric),
+                    "comparison": c,
+                    "primary": metric == res.experiment.primary_metric,
+                }
+            )
         rows.append(row)
     return rows
 
@@ -169,7 +200,17 @@ def arm_chart(experiment: Experiment) -> Any:
     for arm in experiment.arms.all():
         days = report.by_day(report.Period(experiment.started_at.date(), end, arm_id=arm.pk))
         labels = [f"{d:%d %b}" for d, _f in days]
-        series.append(Series(arm.name, [float(f.revenue_per_1000) if f.revenue_per_1000 is not None else None
-                                        for _d, f in days]))
-    return line_chart(series, x_values=labels or [], title=_("Bundle revenue per 1,000 bundles shown, per day"),
-                      y_min=0.0, width=860, max_x_labels=8)
+        series.append(
+            Series(
+                arm.name,
+                [float(f.revenue_per_1000) if f.revenue_per_1000 is not None else None for _d, f in days],
+            )
+        )
+    return line_chart(
+        series,
+        x_values=labels or [],
+        title=_("Bundle revenue per 1,000 bundles shown, per day"),
+        y_min=0.0,
+        width=860,
+        max_x_labels=8,
+    )

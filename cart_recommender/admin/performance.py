@@ -32,8 +32,22 @@ from cart_recommender.performance import report, rollups
 
 #: Day ranges the dashboard offers.
 RANGES = {"7": 7, "30": 30, "90": 90, "365": 365}
-CSV_COLUMNS = ("day", "served_by", "scorer", "arm", "bundles_shown", "items_shown", "bundles_clicked",
-               "clicks", "add_to_carts", "removals", "orders", "units", "revenue", "refunded")
+CSV_COLUMNS = (
+    "day",
+    "served_by",
+    "scorer",
+    "arm",
+    "bundles_shown",
+    "items_shown",
+    "bundles_clicked",
+    "clicks",
+    "add_to_carts",
+    "removals",
+    "orders",
+    "units",
+    "revenue",
+    "refunded",
+)
 
 
 def period_of(params: Any) -> report.Period:
@@ -43,8 +57,9 @@ def period_of(params: Any) -> report.Period:
     experiment = params.get("experiment")
     experiment_id = int(experiment) if isinstance(experiment, str) and experiment.isdigit() else None
     end = timezone.localdate()
-    return report.Period(end - timedelta(days=days - 1), end, served_by=served_by,
-                         experiment_id=experiment_id)
+    return report.Period(
+        end - timedelta(days=days - 1), end, served_by=served_by, experiment_id=experiment_id
+    )
 
 
 #: New events a page view counts itself when the rollups are stale (a few hundred ms at most).
@@ -67,24 +82,35 @@ def refresh_if_stale() -> int:
 
 def product_names(keys: list[Any]) -> dict[str, str]:
     adapter = get_adapter()
-    return {str(p.pk): adapter.get_display(p).name
-            for p in adapter.product_queryset().filter(pk__in=keys)}
+    return {str(p.pk): adapter.get_display(p).name for p in adapter.product_queryset().filter(pk__in=keys)}
 
 
 def charts(days: list[tuple[date, report.Funnel]]) -> dict[str, Any]:
     labels = [f"{d:%d %b}" for d, _f in days]
     return {
         "traffic_chart": line_chart(
-            [Series(_("bundles shown"), [f.bundles_shown for _d, f in days]),
-             Series(_("bundles clicked"), [f.bundles_clicked for _d, f in days]),
-             Series(_("add-to-carts"), [f.add_to_carts for _d, f in days]),
-             Series(_("orders"), [f.orders for _d, f in days])],
-            x_values=labels, title=_("Bundle funnel per day"), y_label=_("count"), y_min=0.0, width=860,
-            max_x_labels=8),
+            [
+                Series(_("bundles shown"), [f.bundles_shown for _d, f in days]),
+                Series(_("bundles clicked"), [f.bundles_clicked for _d, f in days]),
+                Series(_("add-to-carts"), [f.add_to_carts for _d, f in days]),
+                Series(_("orders"), [f.orders for _d, f in days]),
+            ],
+            x_values=labels,
+            title=_("Bundle funnel per day"),
+            y_label=_("count"),
+            y_min=0.0,
+            width=860,
+            max_x_labels=8,
+        ),
         "revenue_chart": line_chart(
             [Series(_("attributed revenue"), [float(f.net_revenue) for _d, f in days])],
-            x_values=labels, title=_("Revenue from bundles per day"), y_label=_("revenue"), y_min=0.0,
-            width=860, max_x_labels=8),
+            x_values=labels,
+            title=_("Revenue from bundles per day"),
+            y_label=_("revenue"),
+            y_min=0.0,
+            width=860,
+            max_x_labels=8,
+        ),
     }
 
 
@@ -97,16 +123,21 @@ class BundlePerformanceAdmin(ReadOnlyAdmin):
         return False
 
     def get_urls(self) -> list:
-        info = self.opts.app_label, self.opts.model_name
-        return [path("update/", self.admin_site.admin_view(self.update_view), name="%s_%s_update" % info),
-                *super().get_urls()]
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("update/", self.admin_site.admin_view(self.update_view), name=f"{prefix}_update"),
+            *super().get_urls(),
+        ]
 
     def update_view(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST" or not self.has_view_permission(request):
             raise PermissionDenied
         done = rollups.update()
-        messages.success(request, _("Counted %(events)s new events in %(s).1f s.") % {
-            "events": f"{done.events:,}", "s": done.seconds})
+        messages.success(
+            request,
+            _("Counted %(events)s new events in %(s).1f s.")
+            % {"events": f"{done.events:,}", "s": done.seconds},
+        )
         return HttpResponseRedirect(reverse("admin:cart_recommender_bundleday_changelist"))
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -119,8 +150,9 @@ class BundlePerformanceAdmin(ReadOnlyAdmin):
         days = report.by_day(period)
         top = report.top_products(period)
         names = product_names([p.product_id for p in top])
-        experiments = list(Experiment.objects.exclude(status=Experiment.Status.DRAFT)
-                           .values_list("pk", "name")[:20])
+        experiments = list(
+            Experiment.objects.exclude(status=Experiment.Status.DRAFT).values_list("pk", "name")[:20]
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -146,11 +178,19 @@ class BundlePerformanceAdmin(ReadOnlyAdmin):
     def csv_response(self, period: report.Period) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
-            f'attachment; filename="bundle-performance-{period.start}-{period.end}.csv"')
+            f'attachment; filename="bundle-performance-{period.start}-{period.end}.csv"'
+        )
         writer = csv.writer(response)
         writer.writerow(CSV_COLUMNS)
         rows = period.rows().select_related("arm").order_by("day", "served_by", "scorer", "arm_id")
         for r in rows:
-            writer.writerow([r.day.isoformat(), r.served_by, r.scorer, r.arm.name if r.arm else "",
-                             *(getattr(r, c) for c in CSV_COLUMNS[4:])])
+            writer.writerow(
+                [
+                    r.day.isoformat(),
+                    r.served_by,
+                    r.scorer,
+                    r.arm.name if r.arm else "",
+                    *(getattr(r, c) for c in CSV_COLUMNS[4:]),
+                ]
+            )
         return response

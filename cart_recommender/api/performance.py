@@ -49,7 +49,7 @@ def _period(params: Any) -> report.Period:
         raise ValidationError({"days": [f"days must be one of {', '.join(map(str, RANGES))}."]})
     served_by = params.get("served_by", "")
     if served_by and (id_problem(served_by) or len(served_by) > 20):
-        raise ValidationError({"served_by": ["served_by is a version id or \"baseline\"."]})
+        raise ValidationError({"served_by": ['served_by is a version id or "baseline".']})
     experiment = params.get("experiment")
     experiment_id = None
     if experiment is not None:
@@ -69,29 +69,47 @@ class PerformanceView(StaffView):
     @describe(
         operation_id="bundle_performance",
         parameters=[
-            OpenApiParameter("days", {"type": "integer", "enum": list(RANGES)}, description="The last N days."),
-            OpenApiParameter("served_by", {"type": "string", "maxLength": 20},
-                             description='Only one serving version (its id, or "baseline").'),
-            OpenApiParameter("experiment", {"type": "integer", "minimum": 1},
-                             description="Only the bundles of one A/B test."),
+            OpenApiParameter(
+                "days", {"type": "integer", "enum": list(RANGES)}, description="The last N days."
+            ),
+            OpenApiParameter(
+                "served_by",
+                {"type": "string", "maxLength": 20},
+                description='Only one serving version (its id, or "baseline").',
+            ),
+            OpenApiParameter(
+                "experiment",
+                {"type": "integer", "minimum": 1},
+                description="Only the bundles of one A/B test.",
+            ),
         ],
         responses={200: OBJECT, **ERRORS},
         tags=["performance"],
     )
     def get(self, request: Request) -> Response:
         period = _period(request.query_params)
-        return Response({
-            "start": period.start.isoformat(),
-            "end": period.end.isoformat(),
-            "totals": report.totals(period).as_dict(),
-            "days": [{"day": d.isoformat(), **f.as_dict()} for d, f in report.by_day(period)],
-            "by_version": [{"served_by": s, "scorer": m, **f.as_dict()} for s, m, f in report.by_server(period)],
-            "by_arm": [{"arm": a, "name": n, **f.as_dict()} for a, n, f in report.by_arm(period)],
-            "top_products": [
-                {"product": str(p.product_id), "times_shown": p.times_shown, "add_to_carts": p.add_to_carts,
-                 "units": p.units, "revenue": str(p.revenue)} for p in report.top_products(period)
-            ],
-        })
+        return Response(
+            {
+                "start": period.start.isoformat(),
+                "end": period.end.isoformat(),
+                "totals": report.totals(period).as_dict(),
+                "days": [{"day": d.isoformat(), **f.as_dict()} for d, f in report.by_day(period)],
+                "by_version": [
+                    {"served_by": s, "scorer": m, **f.as_dict()} for s, m, f in report.by_server(period)
+                ],
+                "by_arm": [{"arm": a, "name": n, **f.as_dict()} for a, n, f in report.by_arm(period)],
+                "top_products": [
+                    {
+                        "product": str(p.product_id),
+                        "times_shown": p.times_shown,
+                        "add_to_carts": p.add_to_carts,
+                        "units": p.units,
+                        "revenue": str(p.revenue),
+                    }
+                    for p in report.top_products(period)
+                ],
+            }
+        )
 
 
 class ExperimentResultView(StaffView):
@@ -101,7 +119,9 @@ class ExperimentResultView(StaffView):
 
     @describe(
         operation_id="experiment_results",
-        parameters=[OpenApiParameter("experiment_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter("experiment_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH)
+        ],
         responses={200: OBJECT, **ERRORS},
         tags=["performance"],
     )

@@ -23,8 +23,9 @@ BUCKETS = 10_000
 
 def bucket(experiment_id: int, key: str) -> int:
     """The shopper's bucket in ``0 .. BUCKETS - 1`` for this experiment."""
-    digest = hashlib.blake2b(f"{experiment_id}\x1f{key}".encode("utf-8", "surrogatepass"),
-                             digest_size=8).digest()
+    digest = hashlib.blake2b(
+        f"{experiment_id}\x1f{key}".encode("utf-8", "surrogatepass"), digest_size=8
+    ).digest()
     return int.from_bytes(digest, "big") % BUCKETS
 
 

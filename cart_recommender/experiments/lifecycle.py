@@ -64,8 +64,10 @@ def problems(experiment: Experiment) -> list[str]:
             if arm.version is None:
                 found.append(f"Arm {arm.name} serves a model version but names none.")
             elif arm.version.status not in SERVABLE or not arm.version.artifact:
-                found.append(f"Arm {arm.name}: v{arm.version_id} is {arm.version.get_status_display()}; "
-                             "only a trained version with an artifact can serve.")
+                found.append(
+                    f"Arm {arm.name}: v{arm.version_id} is {arm.version.get_status_display()}; "
+                    "only a trained version with an artifact can serve."
+                )
         elif arm.kind == ExperimentArm.Kind.BASELINE and not arm.scorer:
             found.append(f"Arm {arm.name} serves a baseline but names no scorer.")
     if sum(a.kind == ExperimentArm.Kind.HOLDOUT for a in arms) > 1:
@@ -78,7 +80,9 @@ def start(experiment: Experiment, *, user: Any = None) -> Experiment:
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
         if experiment.status != Experiment.Status.DRAFT:
-            raise ExperimentError(f"“{experiment}” is {experiment.get_status_display()}; only a draft starts.")
+            raise ExperimentError(
+                f"“{experiment}” is {experiment.get_status_display()}; only a draft starts."
+            )
         found = problems(experiment)
         if found:
             raise ExperimentError(" ".join(found))
@@ -93,8 +97,9 @@ def start(experiment: Experiment, *, user: Any = None) -> Experiment:
                 experiment.save(update_fields=["status", "started_at", "started_by"])
         except IntegrityError:  # another one started meanwhile
             raise ExperimentError("Another test started meanwhile; stop it first.") from None
-        transaction.on_commit(lambda: experiment_changed.send(sender=Experiment, experiment=experiment,
-                                                               user=user))
+        transaction.on_commit(
+            lambda: experiment_changed.send(sender=Experiment, experiment=experiment, user=user)
+        )
     return experiment
 
 
@@ -108,8 +113,9 @@ def stop(experiment: Experiment, *, user: Any = None) -> Experiment:
         experiment.stopped_at = timezone.now()
         experiment.stopped_by = user if getattr(user, "is_authenticated", False) else None
         experiment.save(update_fields=["status", "stopped_at", "stopped_by"])
-        transaction.on_commit(lambda: experiment_changed.send(sender=Experiment, experiment=experiment,
-                                                               user=user))
+        transaction.on_commit(
+            lambda: experiment_changed.send(sender=Experiment, experiment=experiment, user=user)
+        )
     return experiment
 
 
@@ -129,14 +135,16 @@ def promote(experiment: Experiment, arm: ExperimentArm, *, user: Any = None) -> 
         version = arm.version
         if version.status == ModelVersion.Status.ACTIVE:
             activation = Activation.objects.create(
-                version=version, previous=version,
+                version=version,
+                previous=version,
                 user=user if getattr(user, "is_authenticated", False) else None,
                 note=f"A/B test “{experiment}”: arm {arm.name} won; v{version.pk} stays active"[:255],
             )
         else:
             try:
                 activation = registry.activate(
-                    version, user=user, note=f"A/B test “{experiment}”: arm {arm.name} won"[:255])
+                    version, user=user, note=f"A/B test “{experiment}”: arm {arm.name} won"[:255]
+                )
             except registry.ActivationError as exc:
                 raise ExperimentError(str(exc)) from exc
         Experiment.objects.filter(pk=experiment.pk).update(promoted_arm=arm)

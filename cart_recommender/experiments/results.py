@@ -73,15 +73,18 @@ class Result:
         return self.arms[0] if self.arms else None
 
 
-def compare(metric: str, control: ArmNumbers, other: ArmNumbers, confidence: float) -> stats.Comparison | None:
+def compare(
+    metric: str, control: ArmNumbers, other: ArmNumbers, confidence: float
+) -> stats.Comparison | None:
     if metric == "revenue_per_shopper":
         return stats.means(control.revenue, other.revenue, confidence)
     if metric == "attributed_revenue_per_shopper":
         return stats.means(control.attributed, other.attributed, confidence)
     if metric == "conversion":
         return stats.rates(control.ordering, control.shoppers, other.ordering, other.shoppers, confidence)
-    return stats.rates(control.bundles_clicked, control.bundles_shown, other.bundles_clicked,
-                       other.bundles_shown, confidence)
+    return stats.rates(
+        control.bundles_clicked, control.bundles_shown, other.bundles_clicked, other.bundles_shown, confidence
+    )
 
 
 def arm_numbers(experiment: Experiment) -> list[ArmNumbers]:
@@ -91,9 +94,17 @@ def arm_numbers(experiment: Experiment) -> list[ArmNumbers]:
     revenue = Cast("revenue", FloatField())
     credited = Cast("attributed_revenue", FloatField())
     per_arm = (
-        ExperimentShopper.objects.filter(experiment=experiment).values("arm_id").order_by()
-        .annotate(n=Count("pk"), ordering=Count("pk", filter=Q(orders__gt=0)),
-                  rev=Sum(revenue), rev2=Sum(revenue * revenue), att=Sum(credited), att2=Sum(credited * credited))
+        ExperimentShopper.objects.filter(experiment=experiment)
+        .values("arm_id")
+        .order_by()
+        .annotate(
+            n=Count("pk"),
+            ordering=Count("pk", filter=Q(orders__gt=0)),
+            rev=Sum(revenue),
+            rev2=Sum(revenue * revenue),
+            att=Sum(credited),
+            att2=Sum(credited * credited),
+        )
     )
     for g in per_arm:
         n = numbers.get(g["arm_id"])
@@ -103,7 +114,9 @@ def arm_numbers(experiment: Experiment) -> list[ArmNumbers]:
         n.revenue = stats.Moments(g["n"], float(g["rev"] or 0), float(g["rev2"] or 0))
         n.attributed = stats.Moments(g["n"], float(g["att"] or 0), float(g["att2"] or 0))
     shown = (
-        BundleDay.objects.filter(arm__experiment=experiment).values("arm_id").order_by()
+        BundleDay.objects.filter(arm__experiment=experiment)
+        .values("arm_id")
+        .order_by()
         .annotate(shown=Sum("bundles_shown"), clicked=Sum("bundles_clicked"))
     )
     for g in shown:
@@ -140,8 +153,13 @@ def result(experiment: Experiment) -> Result:
     return Result(experiment, arms, comparisons, alpha, waiting, winner, verdict, days)
 
 
-def _verdict(arms: list[ArmNumbers], comparisons: dict[int, dict[str, Any]], metric: str, alpha: float,
-             waiting: list[str]) -> tuple[ExperimentArm | None, str]:
+def _verdict(
+    arms: list[ArmNumbers],
+    comparisons: dict[int, dict[str, Any]],
+    metric: str,
+    alpha: float,
+    waiting: list[str],
+) -> tuple[ExperimentArm | None, str]:
     name = METRICS[metric]
     if len(arms) < 2:
         return None, "The test has fewer than two arms."
@@ -152,23 +170,31 @@ def _verdict(arms: list[ArmNumbers], comparisons: dict[int, dict[str, Any]], met
     ups = [(c, a) for c, a in significant if c.difference > 0]
     if ups:
         c, a = max(ups, key=lambda ca: ca[0].value)
-        return a.arm, (f"{a.arm.name} beats the control {arms[0].arm.name} on {name} "
-                       f"(p = {c.p_value:.3g}, below {alpha:.3g}).")
+        return a.arm, (
+            f"{a.arm.name} beats the control {arms[0].arm.name} on {name} "
+            f"(p = {c.p_value:.3g}, below {alpha:.3g})."
+        )
     if len(significant) == len(better) and all(c.difference < 0 for c, _ in significant):
         return arms[0].arm, (f"The control {arms[0].arm.name} beats every other arm on {name}.")
-    return None, (f"No arm differs from the control on {name} beyond noise at this sample size; "
-                  "no winner.")
+    return None, (f"No arm differs from the control on {name} beyond noise at this sample size; no winner.")
 
 
 def to_dict(res: Result) -> dict[str, Any]:
     """The result as JSON-ready data (the REST endpoint and the simulation benchmark)."""
+
     def comparison(c: stats.Comparison | None) -> dict[str, Any] | None:
         if c is None:
             return None
-        return {"control": c.control, "value": c.value, "difference": c.difference,
-                "interval": [c.low, c.high], "lift": c.lift,
-                "lift_interval": [c.lift_low, c.lift_high] if c.lift is not None else None,
-                "p_value": c.p_value, "test": c.test}
+        return {
+            "control": c.control,
+            "value": c.value,
+            "difference": c.difference,
+            "interval": [c.low, c.high],
+            "lift": c.lift,
+            "lift_interval": [c.lift_low, c.lift_high] if c.lift is not None else None,
+            "p_value": c.p_value,
+            "test": c.test,
+        }
 
     return {
         "experiment": res.experiment.pk,
@@ -178,12 +204,21 @@ def to_dict(res: Result) -> dict[str, Any]:
         "days": round(res.days, 2),
         "alpha": res.alpha,
         "arms": [
-            {"id": a.arm.pk, "name": a.arm.name, "serves": a.arm.serves, "share": a.arm.share,
-             "shoppers": a.shoppers, "ordering": a.ordering,
-             "revenue_per_shopper": a.revenue.mean, "attributed_revenue_per_shopper": a.attributed.mean,
-             "conversion": a.value("conversion"), "bundles_shown": a.bundles_shown,
-             "bundles_clicked": a.bundles_clicked, "ctr": a.value("ctr"),
-             "vs_control": {m: comparison(c) for m, c in res.comparisons.get(a.arm.pk, {}).items()}}
+            {
+                "id": a.arm.pk,
+                "name": a.arm.name,
+                "serves": a.arm.serves,
+                "share": a.arm.share,
+                "shoppers": a.shoppers,
+                "ordering": a.ordering,
+                "revenue_per_shopper": a.revenue.mean,
+                "attributed_revenue_per_shopper": a.attributed.mean,
+                "conversion": a.value("conversion"),
+                "bundles_shown": a.bundles_shown,
+                "bundles_clicked": a.bundles_clicked,
+                "ctr": a.value("ctr"),
+                "vs_control": {m: comparison(c) for m, c in res.comparisons.get(a.arm.pk, {}).items()},
+            }
             for a in res.arms
         ],
         "waiting_for": res.waiting_for,

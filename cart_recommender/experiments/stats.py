@@ -65,8 +65,18 @@ def rates(x_a: int, n_a: int, x_b: int, n_b: int, confidence: float = 0.95) -> C
     var_a, var_b = p_a * (1 - p_a) / n_a, p_b * (1 - p_b) / n_b
     se = math.sqrt(var_a + var_b)
     lift, lift_low, lift_high = _lift(p_a, p_b, var_a, var_b, z)
-    return Comparison(p_a, p_b, diff, diff - z * se, diff + z * se, lift, lift_low, lift_high,
-                      p_value, "two-proportion z-test")
+    return Comparison(
+        p_a,
+        p_b,
+        diff,
+        diff - z * se,
+        diff + z * se,
+        lift,
+        lift_low,
+        lift_high,
+        p_value,
+        "two-proportion z-test",
+    )
 
 
 @dataclass(frozen=True)
@@ -103,8 +113,18 @@ def means(a: Moments, b: Moments, confidence: float = 0.95) -> Comparison | None
         p_value = 2 * t_sf(abs(diff) / se, df)
     t = t_quantile(0.5 + confidence / 2, df)
     lift, lift_low, lift_high = _lift(a.mean, b.mean, va, vb, t)
-    return Comparison(a.mean, b.mean, diff, diff - t * se, diff + t * se, lift, lift_low, lift_high,
-                      p_value, "Welch's t-test")
+    return Comparison(
+        a.mean,
+        b.mean,
+        diff,
+        diff - t * se,
+        diff + t * se,
+        lift,
+        lift_low,
+        lift_high,
+        p_value,
+        "Welch's t-test",
+    )
 
 
 def t_sf(t: float, df: float) -> float:
@@ -137,8 +157,9 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1:
         return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                     + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x > (a + 1) / (a + b + 2):  # the fraction converges fast on this side only
         return 1.0 - _betainc(b, a, 1 - x)
     tiny = 1e-300

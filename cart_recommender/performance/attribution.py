@@ -68,7 +68,11 @@ def tag_touch(event: Event, bundle_id: str) -> bool:
     if tag is None:
         return False
     event.bundle_id, event.served_by, event.scorer, event.arm_id = (
-        tag.bundle_id, tag.served_by, tag.scorer, tag.arm_id)
+        tag.bundle_id,
+        tag.served_by,
+        tag.scorer,
+        tag.arm_id,
+    )
     return True
 
 
@@ -76,7 +80,8 @@ def attribute(events: Sequence[Event]) -> int:
     """Credit each attributable event of ``events`` (not saved yet) in place; how many were."""
     rows = [
         Row(e.event_type, e.product_id, e.user_id, e.shopper_ref, e.session_key, e.order_ref, e.timestamp)
-        if e.event_type in ATTRIBUTED and not e.bundle_id else None
+        if e.event_type in ATTRIBUTED and not e.bundle_id
+        else None
         for e in events
     ]
     credits = credit_rows(rows)
@@ -89,8 +94,11 @@ def attribute(events: Sequence[Event]) -> int:
 def credit_rows(rows: Sequence[Row | None]) -> list[Credit | None]:
     """The credit of each row (None: not attributable, or no bundle showed it)."""
     out: list[Credit | None] = [None] * len(rows)
-    wanted = [(i, r) for i, r in enumerate(rows)
-              if r is not None and r.event_type in ATTRIBUTED and (r.user or r.shopper_ref or r.session_key)]
+    wanted = [
+        (i, r)
+        for i, r in enumerate(rows)
+        if r is not None and r.event_type in ATTRIBUTED and (r.user or r.shopper_ref or r.session_key)
+    ]
     touches = [(i, r) for i, r in wanted if r.event_type != EventType.REFUND]
     refunds = [(i, r) for i, r in wanted if r.event_type == EventType.REFUND and r.order_ref]
     if touches:
@@ -130,19 +138,31 @@ def _touches(rows: Sequence[Row]) -> dict[tuple[str, str, Any], list[tuple[Any, 
     found: dict[tuple[str, str, Any], list[tuple[Any, Credit]]] = defaultdict(list)
     if len(rows) > BATCH_GUARD and not (
         Event.objects.filter(event_type__in=TOUCHES, timestamp__gte=lo, timestamp__lte=hi)
-        .exclude(bundle_id="").exists()
+        .exclude(bundle_id="")
+        .exists()
     ):
         return found  # an import of old orders: no bundle was shown then, ask no more
     for start in range(0, len(products), _CHUNK):
-        chunk = products[start:start + _CHUNK]
+        chunk = products[start : start + _CHUNK]
         qs = (
-            Event.objects.filter(event_type__in=TOUCHES, product_id__in=chunk,
-                                 timestamp__gte=lo, timestamp__lte=hi)
+            Event.objects.filter(
+                event_type__in=TOUCHES, product_id__in=chunk, timestamp__gte=lo, timestamp__lte=hi
+            )
             .exclude(bundle_id="")
             .filter(_identity_q(rows))
             .order_by()
-            .values_list("product_id", "user_id", "shopper_ref", "session_key", "timestamp",
-                         "pk", "bundle_id", "served_by", "scorer", "arm_id")
+            .values_list(
+                "product_id",
+                "user_id",
+                "shopper_ref",
+                "session_key",
+                "timestamp",
+                "pk",
+                "bundle_id",
+                "served_by",
+                "scorer",
+                "arm_id",
+            )
         )
         for product, user, ref, session, when, pk, *credit in qs:
             entry = ((when, pk), Credit(*credit))
@@ -178,7 +198,7 @@ def _sales(rows: Sequence[Row]) -> dict[tuple[str, str], Credit]:
     out: dict[tuple[str, str], Credit] = {}
     for start in range(0, len(orders), _CHUNK):
         qs = (
-            Event.objects.filter(event_type=EventType.PURCHASE, order_ref__in=orders[start:start + _CHUNK])
+            Event.objects.filter(event_type=EventType.PURCHASE, order_ref__in=orders[start : start + _CHUNK])
             .exclude(bundle_id="")
             .order_by("timestamp", "pk")
             .values_list("order_ref", "product_id", "bundle_id", "served_by", "scorer", "arm_id")

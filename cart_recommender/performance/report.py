@@ -23,8 +23,16 @@ from django.utils import timezone
 
 from cart_recommender.models import BundleDay, ProductDay
 
-COUNTS = ("bundles_shown", "items_shown", "bundles_clicked", "clicks", "add_to_carts", "removals",
-          "orders", "units")
+COUNTS = (
+    "bundles_shown",
+    "items_shown",
+    "bundles_clicked",
+    "clicks",
+    "add_to_carts",
+    "removals",
+    "orders",
+    "units",
+)
 MONEY = ("revenue", "refunded")
 CENT = Decimal("0.01")
 
@@ -130,15 +138,19 @@ def by_day(period: Period) -> list[tuple[date, Funnel]]:
 
 def by_server(period: Period) -> list[tuple[str, str, Funnel]]:
     """Per serving version and scorer, most bundles shown first."""
-    rows = [(g["served_by"], g["scorer"], _sum(g))
-            for g in period.rows().values("served_by", "scorer").annotate(**_SUMS)]
+    rows = [
+        (g["served_by"], g["scorer"], _sum(g))
+        for g in period.rows().values("served_by", "scorer").annotate(**_SUMS)
+    ]
     return sorted(rows, key=lambda r: (-r[2].bundles_shown, r[0], r[1]))
 
 
 def by_arm(period: Period) -> list[tuple[int | None, str, Funnel]]:
     """Per experiment arm (None: bundles shown outside any test)."""
-    rows = [(g["arm_id"], g["arm__name"] or "", _sum(g))
-            for g in period.rows().values("arm_id", "arm__name").annotate(**_SUMS)]
+    rows = [
+        (g["arm_id"], g["arm__name"] or "", _sum(g))
+        for g in period.rows().values("arm_id", "arm__name").annotate(**_SUMS)
+    ]
     return sorted(rows, key=lambda r: (r[0] is None, r[0] or 0))
 
 
@@ -154,16 +166,33 @@ class ProductLine:
 def top_products(period: Period, limit: int = 10) -> list[ProductLine]:
     """The products that earned the most through bundles in the period (shown only: left out)."""
     rows = (
-        period.rows(ProductDay).values("product_id")
-        .annotate(shown=Sum("items_shown"), adds=Sum("add_to_carts"), units=Sum("units"), money=Sum("revenue"))
+        period.rows(ProductDay)
+        .values("product_id")
+        .annotate(
+            shown=Sum("items_shown"), adds=Sum("add_to_carts"), units=Sum("units"), money=Sum("revenue")
+        )
         .filter(Q(adds__gt=0) | Q(units__gt=0))
         .order_by("-money", "-adds", "product_id")[:limit]
     )
-    return [ProductLine(g["product_id"], g["shown"] or 0, g["adds"] or 0, g["units"] or 0,
-                        Decimal(g["money"] or 0).quantize(CENT)) for g in rows]
+    return [
+        ProductLine(
+            g["product_id"],
+            g["shown"] or 0,
+            g["adds"] or 0,
+            g["units"] or 0,
+            Decimal(g["money"] or 0).quantize(CENT),
+        )
+        for g in rows
+    ]
 
 
 def servers(period: Period) -> list[str]:
     """The serving versions that showed bundles in the period (for the filter)."""
-    return sorted(set(BundleDay.objects.filter(day__gte=period.start, day__lte=period.end)
-                      .values_list("served_by", flat=True)), key=lambda s: (s == "baseline", s))
+    return sorted(
+        set(
+            BundleDay.objects.filter(day__gte=period.start, day__lte=period.end).values_list(
+                "served_by", flat=True
+            )
+        ),
+        key=lambda s: (s == "baseline", s),
+    )

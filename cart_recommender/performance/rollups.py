@@ -99,8 +99,13 @@ def update(*, full: bool = False) -> UpdateReport:
             rebuild_day(day)
         report.days = len(days)
         for experiment in Experiment.objects.exclude(status=Experiment.Status.DRAFT).exclude(started_at=None):
-            if experiment.status == Experiment.Status.STOPPED and not full and (
-                experiment.stopped_at is None or experiment.stopped_at < timezone.now() - timedelta(days=2)
+            if (
+                experiment.status == Experiment.Status.STOPPED
+                and not full
+                and (
+                    experiment.stopped_at is None
+                    or experiment.stopped_at < timezone.now() - timedelta(days=2)
+                )
             ):
                 continue  # long over: its shoppers no longer change (a full run still rebuilds it)
             report.shoppers += update_experiment(experiment, None if full else last, newest)
@@ -115,7 +120,9 @@ def update(*, full: bool = False) -> UpdateReport:
 def pending() -> int:
     """About how many events were stored since the last update (ids are not dense: an upper bound)."""
     newest = Event.objects.aggregate(n=Max("pk"))["n"] or 0
-    seen = RollupCursor.objects.filter(name="performance").values_list("last_event_id", flat=True).first() or 0
+    seen = (
+        RollupCursor.objects.filter(name="performance").values_list("last_event_id", flat=True).first() or 0
+    )
     return max(0, newest - seen)
 
 
@@ -148,8 +155,9 @@ def rebuild_day(day: date) -> int:
     grouped = (
         events.filter(event_type__in=(*TOUCHES, *ATTRIBUTED))
         .values("served_by", "scorer", "arm_id", "event_type")
-        .annotate(n=Count("pk"), bundles=Count("bundle_id", distinct=True), units=Sum("quantity"),
-                  money=Sum(_LINE))
+        .annotate(
+            n=Count("pk"), bundles=Count("bundle_id", distinct=True), units=Sum("quantity"), money=Sum(_LINE)
+        )
     )
     for g in grouped:
         r = row(g["served_by"], g["scorer"], g["arm_id"])
@@ -170,16 +178,24 @@ def rebuild_day(day: date) -> int:
     orders = (
         events.filter(event_type=EventType.PURCHASE)
         .values("served_by", "scorer", "arm_id")
-        .annotate(named=Count("order_ref", distinct=True, filter=~Q(order_ref="")),
-                  loose=Count("pk", filter=Q(order_ref="")))
+        .annotate(
+            named=Count("order_ref", distinct=True, filter=~Q(order_ref="")),
+            loose=Count("pk", filter=Q(order_ref="")),
+        )
     )
     for g in orders:
         row(g["served_by"], g["scorer"], g["arm_id"]).orders = g["named"] + g["loose"]
     BundleDay.objects.bulk_create(rows.values())
     products: dict[tuple[Any, str, str, Any], ProductDay] = {}
     per_product = (
-        events.filter(event_type__in=(EventType.BUNDLE_IMPRESSION, EventType.ADD_TO_CART,
-                                      EventType.PURCHASE, EventType.REFUND))
+        events.filter(
+            event_type__in=(
+                EventType.BUNDLE_IMPRESSION,
+                EventType.ADD_TO_CART,
+                EventType.PURCHASE,
+                EventType.REFUND,
+            )
+        )
         .values("product_id", "served_by", "scorer", "arm_id", "event_type")
         .annotate(n=Count("pk"), units=Sum("quantity"), money=Sum(_LINE))
     )
@@ -187,8 +203,9 @@ def rebuild_day(day: date) -> int:
         key = (g["product_id"], g["served_by"], g["scorer"], g["arm_id"])
         p = products.get(key)
         if p is None:
-            p = products[key] = ProductDay(day=day, product_id=key[0], served_by=key[1], scorer=key[2],
-                                           arm_id=key[3])
+            p = products[key] = ProductDay(
+                day=day, product_id=key[0], served_by=key[1], scorer=key[2], arm_id=key[3]
+            )
         kind = g["event_type"]
         if kind == EventType.BUNDLE_IMPRESSION:
             p.items_shown = g["n"]
@@ -229,19 +246,24 @@ def update_experiment(experiment: Experiment, since: int | None, newest: int) ->
         touched = touched.filter(pk__gt=since)
     else:
         ExperimentShopper.objects.filter(experiment=experiment).delete()
-    keys = {shoppers.shopper_key(u, r, s) for u, r, s in
-            touched.values_list("user_id", "shopper_ref", "session_key").distinct()}
+    keys = {
+        shoppers.shopper_key(u, r, s)
+        for u, r, s in touched.values_list("user_id", "shopper_ref", "session_key").distinct()
+    }
     keys.discard("")
     if not keys:
         return 0
-    arms = list(ExperimentArm.objects.filter(experiment=experiment).order_by("position", "pk")
-                .values_list("pk", "share"))
+    arms = list(
+        ExperimentArm.objects.filter(experiment=experiment)
+        .order_by("position", "pk")
+        .values_list("pk", "share")
+    )
     arm_ids = {pk for pk, _ in arms}
     shares = [share for _, share in arms]
     done = 0
     ordered = sorted(keys)
     for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start:start + _CHUNK]
+        chunk = ordered[start : start + _CHUNK]
         sums = _shopper_sums(events.filter(pk__lte=newest), chunk, arm_ids)
         ExperimentShopper.objects.filter(
             experiment=experiment, subject__in=[subject_of(k) for k in chunk]
@@ -252,12 +274,19 @@ def update_experiment(experiment: Experiment, since: int | None, newest: int) ->
             if s is None or not s["population"]:
                 continue
             index = arm_index(experiment.pk, key, shares)
-            rows.append(ExperimentShopper(
-                experiment=experiment, arm_id=arms[index][0], subject=subject_of(key),
-                bundles_shown=len(s["shown"]), bundles_clicked=len(s["clicked"]),
-                orders=len(s["orders"]), revenue=s["revenue"],
-                attributed_orders=len(s["credited_orders"]), attributed_revenue=s["credited"],
-            ))
+            rows.append(
+                ExperimentShopper(
+                    experiment=experiment,
+                    arm_id=arms[index][0],
+                    subject=subject_of(key),
+                    bundles_shown=len(s["shown"]),
+                    bundles_clicked=len(s["clicked"]),
+                    orders=len(s["orders"]),
+                    revenue=s["revenue"],
+                    attributed_orders=len(s["credited_orders"]),
+                    attributed_revenue=s["credited"],
+                )
+            )
         ExperimentShopper.objects.bulk_create(rows)
         done += len(rows)
     return done
@@ -274,13 +303,28 @@ def _shopper_sums(events: Any, keys: Iterable[str], arm_ids: set[int]) -> dict[s
         match |= Q(user_id__in=users, shopper_ref="")
     if sessions:
         match |= Q(session_key__in=sessions, user__isnull=True, shopper_ref="")
-    out: dict[str, dict[str, Any]] = defaultdict(lambda: {
-        "population": False, "shown": set(), "clicked": set(), "orders": set(), "revenue": Decimal(0),
-        "credited_orders": set(), "credited": Decimal(0),
-    })
+    out: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {
+            "population": False,
+            "shown": set(),
+            "clicked": set(),
+            "orders": set(),
+            "revenue": Decimal(0),
+            "credited_orders": set(),
+            "credited": Decimal(0),
+        }
+    )
     rows = events.filter(match).values_list(
-        "pk", "user_id", "shopper_ref", "session_key", "event_type", "bundle_id", "arm_id", "order_ref",
-        "quantity", "unit_price",
+        "pk",
+        "user_id",
+        "shopper_ref",
+        "session_key",
+        "event_type",
+        "bundle_id",
+        "arm_id",
+        "order_ref",
+        "quantity",
+        "unit_price",
     )
     for pk, user, ref, session, kind, bundle, arm, order, quantity, price in rows:
         s = out[shoppers.shopper_key(user, ref, session)]
@@ -310,19 +354,31 @@ def _shopper_sums(events: Any, keys: Iterable[str], arm_ids: set[int]) -> dict[s
 
 
 def _keys(subject: Any) -> list[str]:
-    return [f"u:{u}" for u in subject.user_ids] + [f"r:{r}" for r in subject.shopper_refs] + [
-        f"s:{s}" for s in subject.session_keys]
+    return (
+        [f"u:{u}" for u in subject.user_ids]
+        + [f"r:{r}" for r in subject.shopper_refs]
+        + [f"s:{s}" for s in subject.session_keys]
+    )
 
 
 def export(subject: Any) -> dict[str, Any]:
     """The shopper's A/B test rows, for their data export (``shopper_exported`` receiver)."""
     rows = ExperimentShopper.objects.filter(subject__in=[subject_of(k) for k in _keys(subject)])
-    return {"A/B tests": [
-        {"test": r.experiment.name, "arm": r.arm.name, "bundles_shown": r.bundles_shown,
-         "bundles_clicked": r.bundles_clicked, "orders": r.orders, "revenue": str(r.revenue),
-         "orders_through_bundles": r.attributed_orders, "revenue_through_bundles": str(r.attributed_revenue)}
-        for r in rows.select_related("experiment", "arm")
-    ]}
+    return {
+        "A/B tests": [
+            {
+                "test": r.experiment.name,
+                "arm": r.arm.name,
+                "bundles_shown": r.bundles_shown,
+                "bundles_clicked": r.bundles_clicked,
+                "orders": r.orders,
+                "revenue": str(r.revenue),
+                "orders_through_bundles": r.attributed_orders,
+                "revenue_through_bundles": str(r.attributed_revenue),
+            }
+            for r in rows.select_related("experiment", "arm")
+        ]
+    }
 
 
 def forget(subject: Any) -> int:

@@ -27,8 +27,15 @@ from django.conf import settings
 
 #: Scorer names and the one letter an id spells them with.
 SCORER_CODES = {
-    "model": "m", "copurchase": "c", "popularity": "p", "personal": "h", "repeat_decay": "d",
-    "tifuknn": "t", "catalog": "k", "pinned": "x", "holdout": "o",
+    "model": "m",
+    "copurchase": "c",
+    "popularity": "p",
+    "personal": "h",
+    "repeat_decay": "d",
+    "tifuknn": "t",
+    "catalog": "k",
+    "pinned": "x",
+    "holdout": "o",
 }
 _SCORERS = {code: name for name, code in SCORER_CODES.items()}
 BASELINE = "baseline"
@@ -59,8 +66,9 @@ def new_tag(served_by: str, scorer: str, arm_id: int | None) -> BundleTag:
     nonce = base64.urlsafe_b64encode(os.urandom(6)).decode().replace("-", "a").replace("_", "b")
     label = "b" if served_by == BASELINE else served_by
     body = f"{nonce}.{label}.{SCORER_CODES.get(scorer, 'k')}.{arm_id or ''}"
-    return BundleTag(f"{body}.{_sign(body)}", served_by, scorer if scorer in SCORER_CODES else "catalog",
-                     arm_id)
+    return BundleTag(
+        f"{body}.{_sign(body)}", served_by, scorer if scorer in SCORER_CODES else "catalog", arm_id
+    )
 
 
 def parse(bundle_id: object) -> BundleTag | None:

@@ -54,8 +54,9 @@ def running_arms() -> list[tuple[Any, ...]]:
     return list(
         ExperimentArm.objects.filter(experiment__status=Experiment.Status.RUNNING)
         .order_by("position", "pk")
-        .values_list("pk", "experiment_id", "name", "kind", "version_id", "version__serving_method",
-                     "scorer", "share")
+        .values_list(
+            "pk", "experiment_id", "name", "kind", "version_id", "version__serving_method", "scorer", "share"
+        )
     )
 
 

@@ -41,8 +41,8 @@ class Bundle:
 
     ``model_version`` is the serving version's id as a string, or ``"baseline"`` when no
     trained model served (the SQL fallbacks did). ``bundle_id`` is new for every rendering
-    (see :mod:`cart_recommender.performance.tags`): the events it shows up on credit this bundle. ``arm`` names the A/B test
-    arm the shopper is in ("" outside a test).
+    (see :mod:`cart_recommender.performance.tags`): the events it shows up on credit this
+    bundle. ``arm`` names the A/B test arm the shopper is in ("" outside a test).
     """
 
     items: tuple[BundleItem, ...]

@@ -33,6 +33,7 @@ from typing import Any
 
 from cart_recommender import shoppers
 from cart_recommender.conf import app_settings
+from cart_recommender.performance.tags import new_tag
 from cart_recommender.serving import catalog, fallbacks, reasons, scoring, sellable, state
 from cart_recommender.serving.bundle import Bundle, BundleError, BundleItem
 from cart_recommender.serving.cache import get_cache
@@ -42,7 +43,6 @@ from cart_recommender.serving.history import HistoryEvent, shopper_history
 from cart_recommender.serving.scoring import Candidate
 from cart_recommender.serving.selection import Entry, cart_total, choose
 from cart_recommender.serving.state import ServingState
-from cart_recommender.performance.tags import new_tag
 from cart_recommender.shoppers import NOBODY, Shopper
 
 CENT = Decimal("0.01")

@@ -5,10 +5,11 @@ Every process holds one :class:`ServingState`: the active version's NumPy servin
 and a ``token`` naming both, used in cache keys. A process notices another active version
 within ``MODEL_CHECK_SECONDS``: the first request after that interval runs five small queries
 (active version, latest activation, latest erasure, rules, the running A/B test's arms) and
-loads the new artifacts if they changed; a new erasure changes the token, so no bundle cached before it is served again. In the
-process that activates, the ``model_activated`` signal makes the very next request check. While
-no version is active, or its artifact cannot be read, the state has no model and the bundle
-engine serves from the SQL fallbacks.
+loads the new artifacts if they changed; a new erasure changes the token, so no bundle cached
+before it is served again. In the process that activates, the ``model_activated`` signal (and
+``experiment_changed`` for an A/B test) makes the very next request check. While no version is
+active, or its artifact cannot be read, the state has no model and the bundle engine serves
+from the SQL fallbacks.
 
 Example::
 

@@ -5,33 +5,16 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import caches
 
 from cart_recommender.models import BundleDay, Event, Experiment
-from cart_recommender.serving import catalog
-from cart_recommender.serving import state as serving_state
+from demo_shop.tests.test_bundle_browser import shop_with_history  # noqa: F401  (the same orders)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def history(products):
-    by_sku = {p.sku: p for p in products}
-    Event.objects.bulk_create(
-        Event(event_type="purchase", product=by_sku[sku], shopper_ref=f"past{n}", order_ref=f"past{n}")
-        for n, skus in enumerate([("22423", "22720"), ("22423", "22720"), ("22423", "47566")])
-        for sku in skus
-    )
-    caches["default"].clear()
-    serving_state.reset()
-    catalog.clear_snapshot()
-    yield by_sku
-    caches["default"].clear()
-    serving_state.reset()
-    catalog.clear_snapshot()
-
-
-def test_a_sale_through_a_bundle_shows_on_the_dashboard_and_staff_start_an_ab_test(page, live_server, history):
+def test_a_sale_through_a_bundle_shows_on_the_dashboard_and_staff_start_an_ab_test(
+    page, live_server, shop_with_history  # noqa: F811
+):
     # a shopper: the cake stand in the cart, "Add all to cart", check out
     page.goto(f"{live_server.url}/product/22423/")
     page.get_by_role("button", name="Add to cart").click()
@@ -39,7 +22,9 @@ def test_a_sale_through_a_bundle_shows_on_the_dashboard_and_staff_start_an_ab_te
     bundle = page.locator(".cart-recommender-bundle")
     bundle.wait_for()
     bundle_id = bundle.get_attribute("data-bundle-id")
-    offered = bundle.locator(".cart-recommender-item").evaluate_all("items => items.map(i => i.dataset.productId)")
+    offered = bundle.locator(".cart-recommender-item").evaluate_all(
+        "items => items.map(i => i.dataset.productId)"
+    )
     page.get_by_role("button", name="Add all to cart").click()
     page.wait_for_url(f"{live_server.url}/cart/")
     page.goto(f"{live_server.url}/checkout/")
