@@ -124,6 +124,20 @@ class DefaultShopAdapter:
         value = getattr(product, name, None)
         return str(value) if value not in (None, "") else None
 
+    def get_text(self, product: models.Model) -> str:
+        """The words the model reads about a product: its name, then its description where
+        ``PRODUCT_FIELDS["description"]`` names a field.
+
+        Override to add what your shop knows (brand, range, tags): the more a new product's
+        words say, the better it is placed before anyone has bought it.
+        """
+        name_field = self._field("name")
+        parts = [str(getattr(product, name_field, "") or "") if name_field else str(product)]
+        description = self._field("description")
+        if description:
+            parts.append(str(getattr(product, description, "") or ""))
+        return " ".join(part for part in parts if part)
+
     def get_display(self, product: models.Model, request: HttpRequest | None = None) -> ProductDisplay:
         name_field = self._field("name")
         name = str(getattr(product, name_field)) if name_field else str(product)

@@ -155,7 +155,8 @@ def check_runtime(app_configs: Any = None, **kwargs: Any) -> list:
 #: The adapter methods that read each PRODUCT_FIELDS entry: a key matters only while the
 #: adapter keeps the default for at least one of them.
 FIELD_READERS = {
-    "name": ("get_display",), "image": ("get_display",), "price": ("get_price",),
+    "name": ("get_display", "get_text"), "description": ("get_text",), "image": ("get_display",),
+    "price": ("get_price",),
     "category": ("get_category",), "active": ("is_sellable", "sellable_queryset"),
     "stock": ("is_sellable", "sellable_queryset"),
     "external_id": ("get_external_id", "get_products_by_external_ids"),

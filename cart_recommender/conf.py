@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
         "stock": None,
         "image": None,
         "external_id": "pk",
+        # a text field the model reads with the name (the adapter's get_text); None: the name only
+        "description": None,
     },
     # Events a browser may send through the beacon: only what the page itself can see.
     "BEACON_EVENT_TYPES": ["view", "click"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -34,9 +35,14 @@ def test_evaluate_prints_the_table_and_writes_the_json(csv_file, tmp_path):
                  stdout=out, stderr=err)
     report = json.loads(json_path.read_text())
     assert report["dataset"] == {
-        "orders": 15, "train_orders": 13, "test_orders": 2, "queries": 5, "catalog": 6,
+        "orders": 15, "train_orders": 13, "test_orders": 2, "queries": 5, "catalog": 6, "items": 7,
     }
-    assert set(report["results"]) == {"popularity", "copurchase", "personal", "repeat_decay", "tifuknn"}
+    assert set(report["results"]) == {"popularity", "category_popularity", "copurchase", "personal",
+                                      "repeat_decay", "tifuknn"}
+    # x, first bought in the test period, is the one "new" query: ranked against all 7 products
+    # but its cart (a, b), last (rank 5), since no training order holds it
+    new = report["results"]["personal"]["by_item_age"]["new"]
+    assert new == {"hr@10": 1.0, "ndcg@10": pytest.approx(1 / math.log2(6)), "queries": 1}
     assert report["results"]["personal"]["hr@3"] == pytest.approx(4 / 5)
     assert report["results"]["personal"]["hr_curve"][:3] == pytest.approx([2 / 5, 2 / 5, 4 / 5])
     assert report["results"]["popularity"]["mrr@10"] == pytest.approx((1 + 0.5 + 0.5 + 1 / 3) / 5)

@@ -48,6 +48,20 @@ def test_snapshot_maps_shoppers_orders_and_skips_bundle_events(django_user_model
     assert len(log.orders) == 3 and "A1" in log.orders
 
 
+def test_snapshot_carries_product_content_and_sellable_products_nobody_touched():
+    a, b, fresh, retired = make_articles(4)
+    Article.objects.filter(pk=retired.pk).update(available=False)
+    Event.objects.create(event_type="purchase", product=a, session_key="s", order_ref="A1", timestamp=START)
+    Event.objects.create(event_type="view", product=b, session_key="s", timestamp=START)
+    log = take_snapshot(until=START + timedelta(days=1)).log
+    # the events' products first, then the sellable ones no event names; never the retired one
+    assert log.items == [a.pk, b.pk, fresh.pk]
+    assert log.content.name == ["Article 0", "Article 1", "Article 2"]
+    assert log.content.category == ["shelf 0", "shelf 1", "shelf 2"]
+    assert log.content.price.tolist() == [1.0, 1.01, 1.02]  # what the adapter's get_price says (cents)
+    assert take_snapshot(until=START + timedelta(days=1), content=False).log.items == [a.pk, b.pk]
+
+
 def test_snapshot_joins_a_linked_users_live_earlier_and_imported_events(django_user_model):
     a, b, c = make_articles(3)
     linked = django_user_model.objects.create_user("ann")

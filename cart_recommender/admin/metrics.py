@@ -22,6 +22,7 @@ METHOD_LABELS = {
     "personal": "personal history",
     "repeat_decay": "repeat, decayed",
     "tifuknn": "TIFU-KNN (reference)",
+    "category_popularity": "category popularity (reference)",
 }
 SHORT_LABELS = {"popularity": "pop", "copurchase": "co", "personal": "pers", "repeat_decay": "rep",
                 "tifuknn": "tifu"}
@@ -70,19 +71,24 @@ def metrics_table(version: ModelVersion) -> dict[str, Any]:
     return {"columns": names, "rows": rows}
 
 
-def kinds_table(version: ModelVersion) -> list[dict[str, Any]]:
-    """HR@10 and NDCG@10 of each scorer on repeat queries (the hidden item was bought before by
-    the shopper) and on explore queries (the rest), with each kind's share of the holdout."""
+def kinds_table(version: ModelVersion, key: str = "by_kind",
+                kinds: tuple[str, str] = ("repeat", "explore")) -> list[dict[str, Any]]:
+    """HR@10 and NDCG@10 of each scorer on two kinds of holdout queries, with each kind's count.
+
+    ``by_kind``: repeat queries (the hidden item was bought before by the shopper) and explore
+    queries (the rest). ``by_item_age``: cold items (at most 2 training orders) and new items
+    (first bought in the holdout period, ranked against every product).
+    """
     metrics = version.metrics or {}
     rows = []
     for m in methods(metrics):
-        kinds = (metrics[m] or {}).get("by_kind") or {}
-        if not kinds:
+        found = (metrics[m] or {}).get(key) or {}
+        if not found:
             continue
         rows.append({"label": METHOD_LABELS.get(m, m), "serving": m == (version.serving_method or "model"),
-                     "cells": [fmt_metric((kinds.get(k) or {}).get(name))
-                               for k in ("repeat", "explore") for name in ("hr@10", "ndcg@10")],
-                     "queries": {k: (kinds.get(k) or {}).get("queries", 0) for k in ("repeat", "explore")}})
+                     "cells": [fmt_metric((found.get(k) or {}).get(name))
+                               for k in kinds for name in ("hr@10", "ndcg@10")],
+                     "queries": {k: (found.get(k) or {}).get("queries", 0) for k in kinds}})
     return rows
 
 

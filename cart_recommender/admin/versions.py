@@ -193,6 +193,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                 "running": shown.progress_payload(version) if version.status in shown.RUNNING else None,
                 "metrics_table": shown.metrics_table(version),
                 "kinds_table": shown.kinds_table(version),
+                "ages_table": shown.kinds_table(version, "by_item_age", ("cold", "new")),
                 "loss_chart": shown.loss_chart(version),
                 "hr_chart": shown.hr_curve_chart(version),
                 "item_item": shown.item_item(version),

@@ -59,6 +59,13 @@ class TrainingConfig:
     item_item: int = 200  # partners per item of the item-to-item (EASE) term; 0: no such term
     item_item_max_items: int = 5000  # the regression covers this many most purchased items
     item_item_max_cart: int = 256  # the term's cart window (99th percentile of carts, at most this)
+    # Product content (name words, category levels, price band) in every item's vector, where the
+    # log carries any (see ml/content.py). Off by default until it measures better on cold and
+    # new products than the baselines (docs/model.md); 12 is the width measured.
+    content_tokens: int = 0  # tokens per item, category and price first; 0: no content vectors
+    content_vocab: int = 20_000  # the most frequent tokens shared by 2+ items
+    content_id_dropout: float = 0.2  # how often training hides an item's own embedding
+    content_neighbours: int = 0  # nearest items in content the repeat window lifts (0: none; 8 measured)
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -88,6 +95,8 @@ class TrainingHistory:
     item_item: dict[str, Any] = field(default_factory=dict)
     #: the repeat window's extra weight: gamma and validation NDCG@10 per gamma tried
     repeat_mix: dict[str, Any] = field(default_factory=dict)
+    #: the content neighbours' weight: kappa and validation NDCG@10 per kappa tried
+    content_mix: dict[str, Any] = field(default_factory=dict)
     #: the weight search and recounts after the epochs: seconds reserved for them, seconds taken
     after_fit: dict[str, Any] = field(default_factory=dict)
 

@@ -221,18 +221,36 @@ def _plain_text(*values: str) -> bool:
     return text_problem("".join(values)) is None
 
 
-def read_event_fields(path: str | Path) -> Iterator[EventFields | RowError]:
+#: item id -> ``(item_name, category, price)`` as the last valid row naming the item gave them
+#: (an empty value never replaces a known one; NaN: no price).
+ItemFields = dict[str, tuple[str, str, float]]
+
+
+def read_event_fields(path: str | Path, items: ItemFields | None = None) -> Iterator[EventFields | RowError]:
     """Like :func:`read_events`, with the same validation, yielding :data:`EventFields` tuples.
+
+    Pass a dict as ``items`` to have it filled with what the valid rows say about each item.
 
     Example::
 
         rows = [r for r in read_event_fields("events.csv.gz") if not isinstance(r, RowError)]
     """
     with open_text(path) as handle:
-        yield from read_event_fields_from(handle)
+        yield from read_event_fields_from(handle, items)
 
 
-def read_event_fields_from(handle: IO[str]) -> Iterator[EventFields | RowError]:
+def _remember(items: ItemFields, item: str, name: str, category: str, price: str) -> None:
+    seen = items.get(item)
+    value = float(price) if price else float("nan")
+    if seen is None:
+        items[item] = (name, category, value)
+    elif seen != (name, category, value):
+        items[item] = (name or seen[0], category or seen[1], value if price else seen[2])
+
+
+def read_event_fields_from(
+    handle: IO[str], items: ItemFields | None = None
+) -> Iterator[EventFields | RowError]:
     reader = csv.reader(handle)
     header = next(reader, None)
     while header == []:  # DictReader skips blank lines before the header too
@@ -248,6 +266,7 @@ def read_event_fields_from(handle: IO[str]) -> Iterator[EventFields | RowError]:
     positions = [index.get(name, -1) for name in (
         "timestamp", "user_id", "session_id", "event", "item_id", "order_id", "quantity", "price",
     )]
+    name_at, category_at = index.get("item_name", -1), index.get("category", -1)
     times: dict[str, float | None] = {}
     quantities: dict[str, bool] = {}
     prices: dict[str, bool] = {}
@@ -279,10 +298,19 @@ def read_event_fields_from(handle: IO[str]) -> Iterator[EventFields | RowError]:
             and (not qty or _fast_valid_number(quantities, qty, False))
             and (not price or _fast_valid_number(prices, price, True))
         ):
+            if items is not None:
+                name = row[name_at].strip() if name_at >= 0 else ""
+                category = row[category_at].strip() if category_at >= 0 else ""
+                if (name or category) and not _plain_text(name, category):
+                    name = category = ""  # not storable text: the row's event still counts
+                _remember(items, item, name, category, price)
             yield (line, when, user, session, event, item, order)
         else:
             verdict = parse_row(line, dict(zip(header, row, strict=True)))
             if isinstance(verdict, EventRow):  # cannot happen unless the two paths drift apart
+                if items is not None:
+                    _remember(items, item, verdict.item_name, verdict.category,
+                              str(verdict.price) if verdict.price is not None else "")
                 yield (line, verdict.timestamp.timestamp(), user, session, event, item, order)
             else:
                 yield verdict

@@ -8,12 +8,14 @@ shopper's earlier history).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 import numpy as np
+
+from cart_recommender.ml.content import ItemContent
 
 # Event kinds as small integers; the order is part of the exported artifact format.
 EVENT_KINDS = ("view", "click", "add_to_cart", "remove_from_cart", "purchase")
@@ -31,7 +33,9 @@ class EventLog:
         kind: int8 code from :data:`EVENT_KINDS`.
         item: int32 index into ``items``.
         order: int32 index into ``orders``; -1 for events that are not purchases.
-        items, shoppers, orders: the external ids behind the codes.
+        items, shoppers, orders: the external ids behind the codes. ``items`` may end with
+            catalog items no event names (sellable products nobody has touched yet).
+        content: what the shop says about each item (name, category, price), when it says it.
     """
 
     time: np.ndarray
@@ -42,6 +46,7 @@ class EventLog:
     items: list[str]
     shoppers: list[str]
     orders: list[str]
+    content: ItemContent | None = None
 
     @property
     def n_items(self) -> int:
@@ -52,11 +57,15 @@ class EventLog:
 
     @classmethod
     def from_records(
-        cls, records: Iterable[tuple[float | datetime, str, str, str, str]]
+        cls, records: Iterable[tuple[float | datetime, str, str, str, str]],
+        content: Mapping[str, tuple[str, str, float]] | None = None,
+        catalog: Iterable[str] = (),
     ) -> EventLog:
         """Build a log from ``(time, shopper_id, event, item_id, order_id)`` tuples.
 
         ``shopper_id`` "" means anonymous; ``order_id`` is only kept for purchases.
+        ``content`` maps item ids to ``(name, category, price)`` (NaN: unknown price);
+        ``catalog`` names further items that no record touches (they get the last codes).
         """
         item_ix: dict[str, int] = {}
         shopper_ix: dict[str, int] = {}
@@ -69,6 +78,8 @@ class EventLog:
             k.append(code)
             it.append(item_ix.setdefault(item, len(item_ix)))
             o.append(order_ix.setdefault(order, len(order_ix)) if code == PURCHASE and order else -1)
+        for item in catalog:
+            item_ix.setdefault(item, len(item_ix))
         time = np.asarray(t, dtype=np.float64)
         order_arr = np.asarray(o, dtype=np.int32)
         perm = np.lexsort((order_arr, time)) if len(t) else np.arange(0)
@@ -81,7 +92,17 @@ class EventLog:
             items=list(item_ix),
             shoppers=list(shopper_ix),
             orders=list(order_ix),
+            content=_content_of(list(item_ix), content) if content is not None else None,
         )
+
+
+def _content_of(items: list[str], content: Mapping[str, tuple[str, str, float]]) -> ItemContent:
+    known = [content.get(item, ("", "", float("nan"))) for item in items]
+    return ItemContent(
+        name=[name for name, _c, _p in known],
+        category=[category for _n, category, _p in known],
+        price=np.asarray([price for _n, _c, price in known], np.float64),
+    )
 
 
 @dataclass

@@ -8,8 +8,12 @@ Layout of the file (every entry a plain numeric or unicode array):
   ``training`` (history and config, for the admin);
 * ``items``: the external item ids, in code order;
 * ``param/<name>``: the trained weights; ``const/<name>``: the co-purchase tables the model
-  reads at scoring time (also what serving falls back on), and the item-to-item weights and
-  their ``alpha`` when the architecture has that term;
+  reads at scoring time (also what serving falls back on), the item-to-item weights and
+  their ``alpha`` when the architecture has that term, and with content each item's token
+  rows (``ct_tok``, ``ct_w``), whether its own embedding was trained (``id_known``) and the
+  tokens in vocabulary order (``ct_vocab``, unicode: serving tokenises new products with it),
+  and each item's nearest items in content (``ct_nbr``, ``ct_sim``) with their weight
+  ``ct_kappa`` when that term was kept;
 * ``stat/popularity``: purchase counts per item;
 * ``extra/<name>``: further arrays a caller wants to ship with the model (e.g. a baseline's
   ``to_arrays()``), returned untouched in :attr:`ServingModel.extras`.
@@ -77,6 +81,8 @@ def save_artifact(
         arrays[f"param/{name}"] = np.asarray(params[name], np.float32)
     for name in constant_names(arch):
         arrays[f"const/{name}"] = np.asarray(constants[name])
+    if arch.content_width:
+        arrays["const/ct_vocab"] = np.asarray(constants["ct_vocab"], dtype=str)
     for name, value in (extras or {}).items():
         value = np.asarray(value)
         if value.dtype == object:
@@ -211,7 +217,24 @@ def read_artifact(source: str | Path | IO[bytes]) -> Artifact:
                     raise ArtifactError("ii_row out of range (or padding not on the padding row)")
                 if constants["ii_weight"][rows - 1].any():
                     raise ArtifactError("the item-to-item padding row has weights")
-        for name in ("nbr_item", "ii_item"):
+        if arch.content_width:
+            width, vocab = arch.content_width, arch.content_vocab
+            constants["ct_tok"] = _array(data, "const/ct_tok", (n + 1, width), np.int32)
+            constants["ct_w"] = _array(data, "const/ct_w", (n + 1, width), np.float32)
+            constants["id_known"] = _array(data, "const/id_known", (n + 1,), np.float32)
+            tokens = constants["ct_tok"]
+            if tokens.min(initial=0) < 0 or tokens.max(initial=0) > vocab:
+                raise ArtifactError("ct_tok codes out of range")
+            words = _array(data, "const/ct_vocab", (vocab,), None)
+            if words.dtype.kind != "U":
+                raise ArtifactError("content tokens must be stored as a unicode array")
+            constants["ct_vocab"] = words
+        if arch.content_neighbours and arch.repeat_window:
+            k = arch.content_neighbours
+            constants["ct_nbr"] = _array(data, "const/ct_nbr", (n + 1, k), np.int32)
+            constants["ct_sim"] = _array(data, "const/ct_sim", (n + 1, k), np.float32)
+            constants["ct_kappa"] = _array(data, "const/ct_kappa", (1,), np.float32)
+        for name in ("nbr_item", "ii_item", "ct_nbr"):
             codes = constants.get(name)
             if codes is not None and (codes.min(initial=0) < 0 or codes.max(initial=0) > n):
                 raise ArtifactError(f"{name} codes out of range")

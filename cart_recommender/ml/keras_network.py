@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cart_recommender.ml.config import TrainingConfig
-from cart_recommender.ml.network import NEG, Architecture, encode, feature_terms, param_shapes
+from cart_recommender.ml.network import NEG, Architecture, encode, feature_terms, item_rows, param_shapes
 
 
 def load_keras() -> Any:
@@ -86,6 +86,8 @@ def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray
             }
             self.c = {}
             for name, value in constants.items():
+                if value.dtype.kind == "U":  # the content vocabulary: for serving, not the graph
+                    continue
                 var = self.add_weight(
                     name=name, shape=value.shape, dtype=str(value.dtype), trainable=False,
                     initializer="zeros",
@@ -103,25 +105,38 @@ def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray
         def _drop(self, x: Any) -> Any:
             return keras.random.dropout(x, config.dropout, seed=self.seed_gen)
 
+        def _drop_id(self, known: Any) -> Any:
+            keep = keras.random.uniform(ops.shape(known), seed=self.seed_gen) >= config.content_id_dropout
+            return known * ops.cast(keep, "float32")
+
         def call(self, inputs: dict[str, Any], training: bool = False) -> Any:
             drop = self._drop if training and config.dropout > 0 else (lambda x: x)
-            u = encode(xp, self.p, inputs, arch, drop)
-            # the item-to-item term's alpha is fitted after training (see training_loop)
-            index, value = feature_terms(xp, self.p, self.c, inputs, u, arch, item_item=not training)
+            drop_id = (self._drop_id if training and arch.content_width and config.content_id_dropout > 0
+                       else None)
+            u = encode(xp, self.p, inputs, arch, drop, self.c, drop_id)
+            # the item-to-item and content-neighbour weights are fitted after training
+            index, value = feature_terms(xp, self.p, self.c, inputs, u, arch, post_fit=not training)
             dense = xp.scatter_rows(index, value, n + 1)
             cart = inputs["cart"]
             if sampled and training:
-                return self._sampled_logits(u, dense, cart, inputs["target"])
+                return self._sampled_logits(u, dense, cart, inputs["target"], drop_id)
             in_cart = xp.scatter_rows(cart, ops.ones_like(ops.cast(cart, "float32")), n + 1)
-            scores = ops.matmul(u, ops.transpose(self.p["item_emb"][:n])) + self.p["item_bias"][:n]
+            emb, bias = item_rows(xp, self.p, self.c, ops.arange(n, dtype="int32"), arch, drop_id)
+            scores = ops.matmul(u, ops.transpose(emb)) + bias
             scores = scores + dense[:, :n]
-            return ops.where(in_cart[:, :n] > 0.5, NEG, scores)
+            masked = in_cart[:, :n] > 0.5
+            if training and arch.content_width:
+                # an item nobody bought in the training data is unseen, not unwanted: pushing its
+                # content down as a negative would teach the model to avoid new products
+                masked = ops.logical_or(masked, ops.expand_dims(self.c["id_known"][:n] < 0.5, 0))
+            return ops.where(masked, NEG, scores)
 
-        def _sampled_logits(self, u: Any, dense: Any, cart: Any, target: Any) -> Any:
+        def _sampled_logits(self, u: Any, dense: Any, cart: Any, target: Any, drop_id: Any) -> Any:
             neg = keras.random.randint((config.negatives,), 0, n, dtype="int32", seed=self.seed_gen)
             cand = ops.concatenate([ops.cast(target, "int32"), neg])
-            logits = ops.matmul(u, ops.transpose(ops.take(self.p["item_emb"], cand, axis=0)))
-            logits = logits + ops.take(self.p["item_bias"], cand, axis=0)
+            emb, bias = item_rows(xp, self.p, self.c, cand, arch, drop_id)
+            logits = ops.matmul(u, ops.transpose(emb))
+            logits = logits + bias
             logits = logits + ops.take(dense, cand, axis=1)
             logits = self.correction(logits, ops.exp(ops.take(self.logq, cand, axis=0)))
             b = ops.shape(u)[0]
@@ -132,6 +147,8 @@ def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray
             )
             in_cart = ops.any(ops.equal(ops.expand_dims(cart, 2), ops.reshape(cand, (1, 1, -1))), axis=1)
             masked = ops.logical_or(ops.logical_and(same, ops.logical_not(own)), in_cart)
+            if arch.content_width:  # see call(): unseen items are no negatives
+                masked = ops.logical_or(masked, ops.expand_dims(ops.take(self.c["id_known"], cand) < 0.5, 0))
             return ops.where(masked, NEG, logits)
 
     return CartSequenceModel()

@@ -13,10 +13,11 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cart_recommender.ml.csvformat import RowError, read_event_fields
+from cart_recommender.ml.csvformat import ItemFields, RowError, read_event_fields
 from cart_recommender.ml.data import EventLog
 
 
@@ -32,17 +33,21 @@ class LoadedLog:
 def load_event_log(path: str | Path) -> LoadedLog:
     """Read a plain or gzip'd behaviour-events CSV; bad rows are skipped and returned.
 
+    The log carries the items' names, categories and prices when the file gives any.
+
     Raises:
         cart_recommender.ml.csvformat.FormatError: the header is missing or lacks columns.
     """
     errors: list[RowError] = []
     records = []
     rows = 0
-    for row in read_event_fields(path):
+    items: ItemFields = {}
+    for row in read_event_fields(path, items):
         rows += 1
         if isinstance(row, RowError):
             errors.append(row)
         else:
             _line, when, user_id, _session, event, item_id, order_id = row
             records.append((when, user_id, event, item_id, order_id))
-    return LoadedLog(log=EventLog.from_records(records), errors=errors, rows=rows)
+    content = items if any(n or c or math.isfinite(p) for n, c, p in items.values()) else None
+    return LoadedLog(log=EventLog.from_records(records, content=content), errors=errors, rows=rows)

@@ -23,7 +23,7 @@ from cart_recommender.ml.data import EventLog, Query
 from cart_recommender.ml.examples import query_inputs
 from cart_recommender.ml.export import save_artifact
 from cart_recommender.ml.network import Architecture
-from cart_recommender.ml.serving import forward_numpy
+from cart_recommender.ml.serving import fold_content, forward_numpy
 from cart_recommender.ml.training_loop import train
 
 
@@ -68,9 +68,10 @@ class SequenceModel:
             raise RuntimeError("fit() the model first")
         out = np.empty((len(queries), self.arch.n_items), np.float32)
         step = 256
+        params, constants, arch = fold_content(self.params, self.constants, self.arch)
         for lo in range(0, len(queries), step):
-            batch = query_inputs(queries[lo : lo + step], self.arch)
-            out[lo : lo + step] = forward_numpy(self.params, self.constants, batch, self.arch)
+            batch = query_inputs(queries[lo : lo + step], arch)
+            out[lo : lo + step] = forward_numpy(params, constants, batch, arch)
         for i, q in enumerate(queries):
             cart = np.asarray(q.cart)
             out[i, cart[(cart >= 0) & (cart < self.arch.n_items)]] = -np.inf

@@ -22,6 +22,15 @@ The model, for a cart ``c`` and a shopper history ``h`` (distinct recent items):
   - *repeat window*, when ``repeat_window`` > 0: for the shopper's most likely repeat
     purchases over their *whole* history (not only the recent tokens), a weight from decayed
     purchase frequencies, counts, recency and ``u`` (input ``rp_item``/``rp_feat``);
+* when ``content_width`` > 0, every item's vector and bias also hold the mean of its content
+  tokens' (name words, category levels, price band; :mod:`cart_recommender.ml.content`):
+  ``E[j] = known[j] * item_emb[j] + mean(tok_emb[tokens of j])``, the same for the bias. An
+  item the fit never saw bought (``known`` 0) is scored by its content alone, so it can still
+  be suggested; serving folds the sum into one table when it loads (:func:`item_table`);
+* when ``content_neighbours`` > 0, ``kappa`` times each repeat-window item's decayed frequency
+  times its content similarity, on its nearest items in content: a shopper who buys one size
+  or colour of a product is shown its siblings, new ones included (``kappa`` fitted after the
+  network, on the validation split, like ``alpha``);
 * and, when ``item_item`` > 0, ``alpha`` times the summed item-to-item regression weights
   of the cart items' partners (:mod:`cart_recommender.ml.itemitem`), read from a cart window
   of its own (``item_item_cart`` items, input ``ii_cart``), wider than the encoder's. The
@@ -75,6 +84,14 @@ class Architecture:
     # Items of the repeat window: the shopper's most likely repeat purchases over their whole
     # history, each with decayed-frequency features (inputs ``rp_item``, ``rp_feat``); 0: none.
     repeat_window: int = 0
+    # Content tokens per item (inputs ``ct_tok``/``ct_w`` of the constants) and the size of
+    # their vocabulary; 0: no content term.
+    content_width: int = 0
+    content_vocab: int = 0
+    # Content neighbours per item (constants ``ct_nbr``/``ct_sim``) through which the repeat
+    # window also lifts the products most like what the shopper buys, times ``ct_kappa``
+    # (chosen after the fit); 0: no such term.
+    content_neighbours: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -123,6 +140,11 @@ def param_shapes(arch: Architecture) -> dict[str, tuple[tuple[int, ...], str]]:
             "rp_lin": ((REPEAT_FEATURES,), "zeros"),
             "rp_item": ((n + 1,), "zeros"),
         })
+    if arch.content_width:
+        shapes.update({
+            "tok_emb": ((arch.content_vocab + 1, d), "embedding"),
+            "tok_bias": ((arch.content_vocab + 1,), "zeros"),
+        })
     if arch.encoder == "gru":
         del shapes["cls"]
         shapes.update(
@@ -156,13 +178,55 @@ def param_shapes(arch: Architecture) -> dict[str, tuple[tuple[int, ...], str]]:
 
 CONSTANTS = ("nbr_item", "nbr_count", "item_count")
 ITEM_ITEM_CONSTANTS = ("ii_item", "ii_weight", "ii_alpha")
+#: Each item's content token rows and weights, and whether its own embedding was trained.
+CONTENT_CONSTANTS = ("ct_tok", "ct_w", "id_known")
+#: Each item's nearest items in content, their similarities, and the term's weight.
+NEIGHBOUR_CONSTANTS = ("ct_nbr", "ct_sim", "ct_kappa")
 
 
 def constant_names(arch: Architecture) -> tuple[str, ...]:
     """The constant arrays a model of ``arch`` reads (see :func:`feature_terms`)."""
+    names = CONSTANTS + (CONTENT_CONSTANTS if arch.content_width else ())
+    names += NEIGHBOUR_CONSTANTS if arch.content_neighbours and arch.repeat_window else ()
     if not arch.item_item:
-        return CONSTANTS
-    return CONSTANTS + ITEM_ITEM_CONSTANTS + (("ii_row",) if arch.item_item_rows else ())
+        return names
+    return names + ITEM_ITEM_CONSTANTS + (("ii_row",) if arch.item_item_rows else ())
+
+
+def item_rows(
+    xp: Any, p: dict[str, Any], c: dict[str, Any], codes: Any, arch: Architecture,
+    drop_id: Callable | None = None,
+) -> tuple[Any, Any]:
+    """Vectors ``(..., dim)`` and biases ``(...)`` of the items ``codes`` (any shape).
+
+    With content, an item's own embedding counts only where it was trained (``id_known``);
+    ``drop_id`` (training) also drops it at random, so the content part learns to carry an
+    item on its own.
+    """
+    vec = xp.take(p["item_emb"], codes, axis=0)
+    bias = xp.take(p["item_bias"], codes, axis=0)
+    if not arch.content_width:
+        return vec, bias
+    known = xp.take(c["id_known"], codes, axis=0)
+    if drop_id is not None:
+        known = drop_id(known)
+    tok = xp.take(c["ct_tok"], codes, axis=0)
+    w = xp.take(c["ct_w"], codes, axis=0)
+    content = xp.sum(xp.take(p["tok_emb"], tok, axis=0) * xp.expand_dims(w, -1), axis=-2)
+    content_bias = xp.sum(xp.take(p["tok_bias"], tok, axis=0) * w, axis=-1)
+    return vec * xp.expand_dims(known, -1) + content, bias * known + content_bias
+
+
+def item_table(xp: Any, p: dict[str, Any], c: dict[str, Any], arch: Architecture) -> tuple[Any, Any]:
+    """Every item's vector and bias, the padding item included: ``(n + 1, dim)``, ``(n + 1,)``.
+
+    A model with content scores exactly as before when ``item_emb``/``item_bias`` are replaced by
+    these and ``content_width`` set to 0: that is how serving folds the content term in once.
+    """
+    if not arch.content_width:
+        return p["item_emb"], p["item_bias"]
+    codes = xp.arange(arch.n_items + 1, dtype="int32")
+    return item_rows(xp, p, c, codes, arch)
 
 
 INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own", "ii_cart",
@@ -180,16 +244,17 @@ def _identity(x: Any) -> Any:
 
 
 def encode(
-    xp: Any, p: dict[str, Any], batch: dict[str, Any], arch: Architecture, drop: Callable = _identity
+    xp: Any, p: dict[str, Any], batch: dict[str, Any], arch: Architecture, drop: Callable = _identity,
+    c: dict[str, Any] | None = None, drop_id: Callable | None = None,
 ) -> Any:
-    """The query vector ``u`` (B, dim) for a batch of carts and histories."""
+    """The query vector ``u`` (B, dim) for a batch of carts and histories (``c``: the constants,
+    needed with content)."""
     n, d, h = arch.n_items, arch.dim, arch.heads
     dh = d // h
-    emb = p["item_emb"]
     cart, hist = batch["cart"], batch["hist_item"]
-    cart_tok = xp.take(emb, cart, axis=0) + p["type_cart"]
+    cart_tok = item_rows(xp, p, c or {}, cart, arch, drop_id)[0] + p["type_cart"]
     hist_tok = (
-        xp.take(emb, hist, axis=0)
+        item_rows(xp, p, c or {}, hist, arch, drop_id)[0]
         + p["type_hist"]
         + xp.take(p["age_emb"], batch["hist_age"], axis=0)
         + xp.take(p["count_emb"], batch["hist_count"], axis=0)
@@ -247,13 +312,14 @@ def _gru_encode(
 
 def feature_terms(
     xp: Any, p: dict[str, Any], c: dict[str, Any], batch: dict[str, Any], u: Any, arch: Architecture,
-    item_item: bool = True,
+    post_fit: bool = True,
 ) -> tuple[Any, Any]:
     """Per-entry item codes and weights of the repeat, co-purchase and item-to-item terms.
 
     Returns ``(index, value)``, both (B, M): add ``value`` to the score of item ``index``
-    (``index == n_items`` is padding). ``c`` holds the constants. ``item_item=False`` leaves
-    the item-to-item term out (training, where its ``alpha`` is not known yet).
+    (``index == n_items`` is padding). ``c`` holds the constants. ``post_fit=False`` leaves
+    out the terms whose weights are chosen after the fit (training, where the item-to-item
+    ``alpha`` and the content neighbours' ``kappa`` are not known yet).
     """
     n = arch.n_items
     hist = batch["hist_item"]
@@ -309,7 +375,13 @@ def feature_terms(
                   + xp.take(p["rp_item"], items, axis=0)) * rp_ok
         index.append(items)
         value.append(rp_val)
-    if arch.item_item and item_item:
+        if arch.content_neighbours and post_fit:
+            # the products most like each repeat, lifted by how often it is bought
+            width = arch.repeat_window * arch.content_neighbours
+            lift = xp.take(c["ct_sim"], items, axis=0) * xp.expand_dims(feats[..., 0], -1) * c["ct_kappa"]
+            index.append(xp.reshape(xp.take(c["ct_nbr"], items, axis=0), (-1, width)))
+            value.append(xp.reshape(lift, (-1, width)))
+    if arch.item_item and post_fit:
         # its own, wider cart window: a regression over the whole cart is its point
         k = arch.item_item_cart * arch.item_item
         ii_cart = batch["ii_cart"]
@@ -326,7 +398,8 @@ def full_scores(
 ) -> Any:
     """Scores (B, n_items) of every catalog item; cart items are *not* masked here."""
     n = arch.n_items
-    u = encode(xp, p, batch, arch, drop)
+    u = encode(xp, p, batch, arch, drop, c)
     index, value = feature_terms(xp, p, c, batch, u, arch)
     dense = xp.scatter_rows(index, value, n + 1)[:, :n]
-    return xp.matmul(u, xp.transpose(p["item_emb"][:n])) + p["item_bias"][:n] + dense
+    emb, bias = item_table(xp, p, c, arch)
+    return xp.matmul(u, xp.transpose(emb[:n])) + bias[:n] + dense

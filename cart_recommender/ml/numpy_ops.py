@@ -14,6 +14,7 @@ class NumpyOps:
     """The array API of :mod:`cart_recommender.ml.network`, on NumPy."""
 
     take = staticmethod(np.take)
+    arange = staticmethod(np.arange)
     matmul = staticmethod(np.matmul)
     concatenate = staticmethod(np.concatenate)
     reshape = staticmethod(np.reshape)

@@ -17,6 +17,7 @@ import numpy as np
 
 from cart_recommender.ml import itemitem
 from cart_recommender.ml.config import TrainingConfig
+from cart_recommender.ml.content import build_tokens, content_neighbours
 from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.examples import BasketHistories
 from cart_recommender.ml.features import baskets_from_log, co_purchase
@@ -69,6 +70,25 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
                          ii_alpha=np.zeros(1, np.float32))
         arch = replace(arch, item_item_rows=item_item.rows)
         item_item_s = time.monotonic() - fitting
+    content = log.content
+    vocab = None
+    has_content = content is not None and len(content) == n and content.has_any()
+    if has_content and config.content_tokens:
+        # only items bought in the training baskets have a trained embedding of their own
+        training = np.ones(len(baskets), bool)
+        training[val_rows] = False
+        known = np.bincount(baskets.item[np.repeat(training, sizes)], minlength=n) > 0
+        tokens = build_tokens(content, known, config.content_vocab, config.content_tokens)
+        if tokens.vocab:
+            constants.update(ct_tok=tokens.tokens, ct_w=tokens.weights,
+                             id_known=np.append(known, False).astype(np.float32))
+            arch = replace(arch, content_width=tokens.width, content_vocab=len(tokens.vocab))
+            vocab = np.asarray(list(tokens.vocab), dtype=str)
+    if has_content and config.content_neighbours and arch.repeat_window:
+        nbr, sim = content_neighbours(content, config.content_neighbours)
+        if sim.any():
+            constants.update(ct_nbr=nbr, ct_sim=sim, ct_kappa=np.zeros(1, np.float32))
+            arch = replace(arch, content_neighbours=config.content_neighbours)
     counts = co.item_count[:n].astype(np.float64) + 1.0
     return {
         "arch": arch,
@@ -79,6 +99,8 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
         "val": BasketHistories(log, baskets, arch, val_rows),
         "item_prob": counts / counts.sum(),
         "item_item": item_item,
+        # the content tokens in vocabulary order, for the artifact (serving tokenises new items)
+        "content_vocab": vocab,
         # what the recounts on every basket after the fit will take, about
         "item_item_s": item_item_s,
         "co_purchase_s": co_purchase_s,

@@ -15,11 +15,17 @@ and the holdout metrics of every retrain, so a number means the same everywhere.
   test orders included, as serving would see them), and ``h`` is hidden.
 * The catalog is the items of the training data; candidates are the catalog minus the cart; a
   hidden item outside the catalog is a miss; ties are ranked by :mod:`cart_recommender.ml.metrics`.
+* By item age, beside the headline numbers: "cold" queries hide a catalog item that at most
+  :data:`COLD_MAX_ORDERS` training orders hold, ranked as above; "new" queries hide an item
+  first bought in the test period, ranked against every item the log names (the catalog plus
+  those new items, whose names and categories a shop knows before anyone buys them).
 
-Item codes in ``Split.train`` are catalog codes ``0..catalog-1`` (``train.items`` gives the ids);
-the queries use the same codes, with -1 (:data:`~cart_recommender.ml.data.UNKNOWN_ITEM`) for an
-item outside the catalog, in carts and histories alike. History ``order`` codes are the source
-log's order codes: they only tell a shopper's orders apart.
+Item codes in ``Split.train`` are codes ``0..catalog-1`` for the catalog, then one code for every
+other item the log names (``train.items`` gives the ids, ``train.content`` what the shop says of
+each; those extra items have no training event). The queries use the same codes in carts,
+histories and targets; the headline metrics treat a code past the catalog as outside it, so
+they are protocol v1's. History ``order`` codes are the source log's order codes: they only
+tell a shopper's orders apart.
 
 Example::
 
@@ -45,6 +51,8 @@ from cart_recommender.ml.metrics import metrics_from_ranks, target_ranks, tie_pr
 TEST_FRACTION = 0.2
 MIN_DISTINCT_ITEMS = 2
 MAX_TEST_ORDERS = 5000
+#: A "cold" query's hidden item is held by at most this many training orders.
+COLD_MAX_ORDERS = 2
 # The most (query x item) score cells evaluated at once (16 MB of float32).
 _CELLS_PER_BATCH = 1 << 22
 
@@ -56,11 +64,13 @@ class Split:
     Attributes:
         train: the training events, items re-coded to the catalog (``train.items``).
         queries: one per (test order, distinct item); queries of an order share one History.
-        targets: int32 catalog code of each query's hidden item; -1 outside the catalog.
+        targets: int32 code of each query's hidden item (``>= catalog`` for a new item).
         query_order: int32 index into ``test_orders`` of each query's order.
         test_orders: the test orders' ids, oldest first.
         cutoff: the first test order's time (epoch seconds), None without test orders.
-        dataset: counts ``orders``, ``train_orders``, ``test_orders``, ``queries``, ``catalog``.
+        dataset: counts ``orders``, ``train_orders``, ``test_orders``, ``queries``, ``catalog``
+            and ``items`` (the catalog plus the items first bought in the test period).
+        catalog: how many of ``train.items`` are the catalog (items of the training data).
     """
 
     train: EventLog
@@ -70,20 +80,29 @@ class Split:
     test_orders: list[str] = field(default_factory=list)
     cutoff: float | None = None
     dataset: dict[str, int] = field(default_factory=dict)
+    catalog: int = -1
+
+    def __post_init__(self) -> None:
+        if self.catalog < 0:
+            self.catalog = self.train.n_items
 
 
 def _reordered(log: EventLog, order: np.ndarray) -> EventLog:
     return EventLog(
         time=log.time[order], shopper=log.shopper[order], kind=log.kind[order], item=log.item[order],
         order=log.order[order], items=log.items, shoppers=log.shoppers, orders=log.orders,
+        content=log.content,
     )
 
 
-def _subset(log: EventLog, keep: np.ndarray) -> tuple[EventLog, np.ndarray]:
-    """The events in ``keep``, items and orders re-coded densely; also the old -> new item map."""
+def _subset(log: EventLog, keep: np.ndarray) -> tuple[EventLog, np.ndarray, int]:
+    """The events in ``keep``, items and orders re-coded densely; also the old -> new item map
+    and the catalog size (the items of those events come first, then every other item)."""
     catalog = np.unique(log.item[keep])
+    rest = np.setdiff1d(np.arange(log.n_items), catalog)
+    every = np.concatenate([catalog, rest]).astype(np.int64)
     item_map = np.full(log.n_items, -1, np.int32)
-    item_map[catalog] = np.arange(len(catalog), dtype=np.int32)
+    item_map[every] = np.arange(len(every), dtype=np.int32)
     order = log.order[keep]
     kept_orders = np.unique(order[order >= 0])
     order_map = np.full(len(log.orders) + 1, -1, np.int32)  # the extra slot maps -1 to -1
@@ -94,11 +113,12 @@ def _subset(log: EventLog, keep: np.ndarray) -> tuple[EventLog, np.ndarray]:
         kind=log.kind[keep],
         item=item_map[log.item[keep]],
         order=order_map[order],
-        items=[log.items[c] for c in catalog],
+        items=[log.items[c] for c in every],
         shoppers=list(log.shoppers),
         orders=[log.orders[c] for c in kept_orders],
+        content=log.content.take(every) if log.content is not None else None,
     )
-    return train, item_map
+    return train, item_map, len(catalog)
 
 
 def split(
@@ -135,7 +155,7 @@ def split(
     is_test[present[test]] = True
     cutoff = float(order_time[test[0]]) if len(test) else None
     keep = np.where(purchase, ~is_test[log.order], True if cutoff is None else log.time < cutoff)
-    train, item_map = _subset(log, keep)
+    train, item_map, catalog = _subset(log, keep)
 
     queries, targets, query_order = _queries(
         log, rows, present[test], order_time[test], owner[test], item_map
@@ -145,11 +165,13 @@ def split(
         "train_orders": int(len(present) - len(test)),
         "test_orders": int(len(test)),
         "queries": len(queries),
-        "catalog": train.n_items,
+        "catalog": catalog,
+        "items": catalog + int(np.unique(targets[targets >= catalog]).size),
     }
     return Split(
         train=train, queries=queries, targets=targets, query_order=query_order,
         test_orders=[log.orders[c] for c in present[test]], cutoff=cutoff, dataset=dataset,
+        catalog=catalog,
     )
 
 
@@ -197,20 +219,28 @@ def evaluate(
 
     Returns:
         ``{"dataset": split.dataset, "results": {name: {"hr@10", "ndcg@10", "mrr@10", "hr@3",
-        "hr_curve", "by_kind"}}, "timings": {"eval_s": total, "by_method": {name: {"eval_s"}}}}``;
-        ``by_kind`` splits the queries into ``repeat`` (the hidden item is one the shopper bought
-        before) and ``explore`` (the rest), each with ``hr@10``, ``ndcg@10`` and ``queries``.
+        "hr_curve", "by_kind", "by_item_age"}}, "timings": {"eval_s": total, "by_method":
+        {name: {"eval_s"}}}}``; ``by_kind`` splits the queries into ``repeat`` (the hidden item
+        is one the shopper bought before) and ``explore`` (the rest), ``by_item_age`` picks the
+        ``cold`` and ``new`` queries (see the module docstring), each with ``hr@10``,
+        ``ndcg@10`` and ``queries``.
     """
     ks = list(ks)
-    n_items = split.train.n_items
-    priority = tie_priority(order_counts(split.train), split.train.items)
+    n_items, catalog = split.train.n_items, split.catalog
+    counts = order_counts(split.train)
+    priority = tie_priority(counts, split.train.items)
     step = max(1, _CELLS_PER_BATCH // max(n_items, 1))
     results: dict[str, object] = {}
     by_method: dict[str, dict[str, float]] = {}
     repeat = repeat_queries(split)
+    in_catalog = split.targets < catalog
+    headline_targets = np.where(in_catalog, split.targets, -1)
+    cold = in_catalog & (counts[np.where(in_catalog, split.targets, 0)] <= COLD_MAX_ORDERS)
+    new = ~in_catalog
     for scorer in scorers:
         started = time.perf_counter()
         ranks = [np.zeros(0)]
+        new_ranks = [np.zeros(0)]
         for lo in range(0, len(split.queries), step):
             batch = split.queries[lo:lo + step]
             scores = np.asarray(scorer.score(batch))
@@ -219,13 +249,21 @@ def evaluate(
                     f"{scorer.name} returned scores of shape {scores.shape}; expected "
                     f"{(len(batch), n_items)} (is it fitted on split.train?)"
                 )
-            ranks.append(target_ranks(scores, split.targets[lo:lo + step], [q.cart for q in batch], priority))
+            carts = [q.cart for q in batch]
+            ranks.append(target_ranks(scores[:, :catalog], headline_targets[lo:lo + step], carts,
+                                      priority[:catalog]))
+            fresh = np.flatnonzero(new[lo:lo + step])
+            if fresh.size:  # against every item, the new ones included
+                new_ranks.append(target_ranks(scores[fresh], split.targets[lo:lo + step][fresh],
+                                              [carts[i] for i in fresh], priority))
         all_ranks = np.concatenate(ranks)
-        results[scorer.name] = {**metrics_from_ranks(all_ranks, ks), "by_kind": {
-            kind: {**{m: v for m, v in metrics_from_ranks(all_ranks[mask], ()).items() if m in KIND_METRICS},
-                   "queries": int(mask.sum())}
-            for kind, mask in (("repeat", repeat), ("explore", ~repeat))
-        }}
+        results[scorer.name] = {
+            **metrics_from_ranks(all_ranks, ks),
+            "by_kind": {kind: _subset_metrics(all_ranks[mask])
+                        for kind, mask in (("repeat", repeat), ("explore", ~repeat))},
+            "by_item_age": {"cold": _subset_metrics(all_ranks[cold]),
+                            "new": _subset_metrics(np.concatenate(new_ranks))},
+        }
         by_method[scorer.name] = {"eval_s": round(time.perf_counter() - started, 3)}
     total = round(sum(t["eval_s"] for t in by_method.values()), 3)
     return {
@@ -235,8 +273,13 @@ def evaluate(
     }
 
 
-#: The metrics of the repeat/explore breakdown.
+#: The metrics of the repeat/explore and cold/new breakdowns.
 KIND_METRICS = ("hr@10", "ndcg@10")
+
+
+def _subset_metrics(ranks: np.ndarray) -> dict[str, float | int]:
+    found = metrics_from_ranks(ranks, ())
+    return {**{m: found[m] for m in KIND_METRICS}, "queries": int(len(ranks))}
 
 
 def repeat_queries(split: Split) -> np.ndarray:
@@ -251,7 +294,7 @@ def repeat_queries(split: Split) -> np.ndarray:
             kinds = np.asarray(history.kind)
             purchased = items[kinds == PURCHASE] if len(kinds) == len(items) else items
             mine = bought[id(history)] = set(purchased[purchased >= 0].tolist())
-        out[row] = target >= 0 and target in mine
+        out[row] = 0 <= target < split.catalog and target in mine
     return out
 
 

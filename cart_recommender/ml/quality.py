@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cart_recommender.ml import protocol
-from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
+from cart_recommender.ml.baselines import CategoryPopularity, CoPurchase, Personal, Popularity
 from cart_recommender.ml.config import TrainingConfig
 from cart_recommender.ml.data import EventLog, Scorer
 from cart_recommender.ml.loading import load_event_log
@@ -32,9 +32,10 @@ from cart_recommender.ml.metrics import HEADLINE
 from cart_recommender.ml.model import SequenceModel
 from cart_recommender.ml.repeat import RepeatDecay, TifuKNN
 
-METHOD_ORDER = ("popularity", "copurchase", "personal", "repeat_decay", "tifuknn", "model")
+METHOD_ORDER = ("popularity", "category_popularity", "copurchase", "personal", "repeat_decay", "tifuknn",
+                "model")
 #: Every scorer the model is measured against, in table order.
-BASELINES = (Popularity, CoPurchase, Personal, RepeatDecay, TifuKNN)
+BASELINES = (Popularity, CategoryPopularity, CoPurchase, Personal, RepeatDecay, TifuKNN)
 
 
 def _rss_mb() -> float | None:
@@ -190,40 +191,49 @@ def evaluate_file(path: str | Path, **options: Any) -> dict[str, Any]:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """A readable method x metric table of one report: the headline metrics, HR@10 and NDCG@10 on
-    repeat and explore queries, fit seconds, the memory a fit added at its peak (MB over what
-    the process held before it), evaluation seconds, and the model against the best baseline."""
+    """A readable method x metric table of one report: the headline metrics; HR@10 and NDCG@10
+    on repeat and explore queries and on cold and new items; fit seconds; the memory a fit added
+    at its peak (MB over what the process held before it); evaluation seconds; and the model
+    against the best baseline."""
     results = report["results"]
     names = [m for m in METHOD_ORDER if m in results] + sorted(set(results) - set(METHOD_ORDER))
     by_method = report.get("timings", {}).get("by_method", {})
     kinds = ("repeat", "explore")
-    header = (f"{'method':<13}" + "".join(f"{m.upper():>9}" for m in HEADLINE)
-              + "".join(f"{k[:3] + ' HR':>9}{k[:3] + ' NDCG':>10}" for k in kinds)
+    ages = ("cold", "new")
+    header = (f"{'method':<20}" + "".join(f"{m.upper():>9}" for m in HEADLINE)
+              + "".join(f"{k[:3] + ' HR':>9}{k[:3] + ' NDCG':>10}" for k in kinds + ages)
               + f"{'fit s':>8}{'fit MB':>8}{'eval s':>8}")
     lines = [header, "-" * len(header)]
     for name in names:
         times = by_method.get(name, {})
-        split = results[name].get("by_kind", {})
+        split = {**results[name].get("by_kind", {}), **results[name].get("by_item_age", {})}
         lines.append(
-            f"{name:<13}" + "".join(f"{results[name][m]:>9.4f}" for m in HEADLINE)
+            f"{name:<20}" + "".join(f"{results[name][m]:>9.4f}" for m in HEADLINE)
             + "".join(f"{split.get(k, {}).get('hr@10', 0.0):>9.4f}"
-                      f"{split.get(k, {}).get('ndcg@10', 0.0):>10.4f}" for k in kinds)
+                      f"{split.get(k, {}).get('ndcg@10', 0.0):>10.4f}" for k in kinds + ages)
             + f"{times.get('train_s', 0.0):>8.1f}"
             + (f"{times['fit_peak_mb']:>8.0f}" if times.get("fit_peak_mb") is not None else f"{'-':>8}")
             + f"{times.get('eval_s', 0.0):>8.1f}"
         )
     for name, reason in report.get("errors", {}).items():
-        lines.append(f"{name:<13} skipped: {reason.splitlines()[0]}")
+        lines.append(f"{name:<20} skipped: {reason.splitlines()[0]}")
     baselines = [m for m in names if m != "model"]
     if "model" in results and baselines:
         for metric in ("hr@10", "ndcg@10"):
             best = max(baselines, key=lambda m: results[m][metric])
             ratio = results["model"][metric] / max(results[best][metric], 1e-12)
             lines.append(f"model / best baseline {metric.upper()}: {ratio:.2f}x (best: {best})")
-    kinds_count = results[names[0]].get("by_kind", {}) if names else {}
+        for age in ages:
+            found = {m: results[m].get("by_item_age", {}).get(age, {}).get("hr@10", 0.0) for m in names}
+            best = max(baselines, key=lambda m: found[m])
+            ratio = (f"{found['model'] / found[best]:.2f}x" if found[best]
+                     else "no baseline finds any" if found["model"] == 0 else "only the model finds any")
+            lines.append(f"model / best baseline {age} HR@10: {ratio} (best: {best})")
+    kinds_count = ({**results[names[0]].get("by_kind", {}), **results[names[0]].get("by_item_age", {})}
+                   if names else {})
     if kinds_count:
         lines.append("queries: " + ", ".join(f"{k} {kinds_count[k]['queries']:,}"
-                                             for k in kinds if k in kinds_count))
+                                             for k in kinds + ages if k in kinds_count))
     for name, params in report.get("chosen_params", {}).items():
         lines.append(f"{name} chose " + ", ".join(f"{k}={v}" for k, v in params.items()))
     dataset = report["dataset"]

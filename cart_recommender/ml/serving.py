@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,8 +29,10 @@ import numpy as np
 from cart_recommender.ml.data import History, Query
 from cart_recommender.ml.examples import query_inputs
 from cart_recommender.ml.export import Artifact, read_artifact
-from cart_recommender.ml.network import Architecture, full_scores
+from cart_recommender.ml.network import CONTENT_CONSTANTS, Architecture, full_scores, item_table
 from cart_recommender.ml.numpy_ops import NUMPY_OPS
+
+Folded = tuple[dict[str, np.ndarray], dict[str, np.ndarray], Architecture]
 
 
 def forward_numpy(
@@ -39,6 +41,24 @@ def forward_numpy(
 ) -> np.ndarray:
     """Scores (B, n_items) for encoded queries; cart items not masked."""
     return full_scores(NUMPY_OPS, params, constants, batch, arch).astype(np.float32, copy=False)
+
+
+def fold_content(
+    params: dict[str, np.ndarray], constants: dict[str, np.ndarray], arch: Architecture
+) -> Folded:
+    """The same model with its content term folded into the item table, for scoring many batches.
+
+    Every item's vector and bias are computed once (:func:`~cart_recommender.ml.network.item_table`)
+    and stored as ``item_emb``/``item_bias`` of a model without content, whose scores are the same
+    (within float rounding) at the cost of a model without content. Without content: unchanged.
+    """
+    if not arch.content_width:
+        return params, constants, arch
+    emb, bias = item_table(NUMPY_OPS, params, constants, arch)
+    folded = {k: v for k, v in params.items() if k not in ("tok_emb", "tok_bias")}
+    folded.update(item_emb=np.asarray(emb, np.float32), item_bias=np.asarray(bias, np.float32))
+    plain = {k: v for k, v in constants.items() if k not in CONTENT_CONSTANTS and k != "ct_vocab"}
+    return folded, plain, replace(arch, content_width=0, content_vocab=0)
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,8 @@ class ServingModel:
     neighbours: np.ndarray
     neighbour_count: np.ndarray
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    #: params, constants and architecture with the content term folded in (what scoring runs)
+    folded: Folded | None = None
 
     @classmethod
     def load(cls, source: str | Path | IO[bytes]) -> ServingModel:
@@ -89,6 +111,7 @@ class ServingModel:
             neighbours=neighbours,
             neighbour_count=artifact.constants["nbr_count"][:n],
             extras=artifact.extras,
+            folded=fold_content(artifact.params, artifact.constants, artifact.arch),
         )
 
     @property
@@ -106,7 +129,8 @@ class ServingModel:
     def score_batch(self, queries: Sequence[Query]) -> np.ndarray:
         """Float32 scores (len(queries), n_items); each query's cart items get ``-inf``."""
         batch = query_inputs(queries, self.arch)
-        scores = forward_numpy(self.params, self.constants, batch, self.arch)
+        params, constants, arch = self.folded or (self.params, self.constants, self.arch)
+        scores = forward_numpy(params, constants, batch, arch)
         for row, query in enumerate(queries):
             cart = np.asarray(query.cart)
             scores[row, cart[(cart >= 0) & (cart < self.n_items)]] = -np.inf

@@ -26,28 +26,33 @@ from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.examples import draw_examples
 from cart_recommender.ml.features import co_purchase
 from cart_recommender.ml.keras_network import build_network, load_keras
-from cart_recommender.ml.network import Architecture
+from cart_recommender.ml.network import NEIGHBOUR_CONSTANTS, Architecture
+from cart_recommender.ml.numpy_ops import NUMPY_OPS
 from cart_recommender.ml.preparation import prepare
-from cart_recommender.ml.serving import forward_numpy
+from cart_recommender.ml.serving import fold_content, forward_numpy
 
 #: Weights of the item-to-item term tried on the validation split (0: leave it out).
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0)
 #: Extra weights of the repeat window's decayed purchase frequency tried on the same split.
 GAMMAS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
+#: Weights of the content-neighbour term (repeats' siblings in content) tried on the same split.
+KAPPAS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
 def _ranking(
     params: dict[str, np.ndarray], arch: Architecture, constants: dict[str, np.ndarray],
     x: dict[str, np.ndarray], item_item: itemitem.ItemItem | None = None,
-    mixes: tuple[tuple[float, float], ...] = ((0.0, 0.0),), k: int = 10, step: int = 512,
+    mixes: tuple[tuple[float, ...], ...] = ((0.0, 0.0, 0.0),), k: int = 10, step: int = 512,
 ) -> list[tuple[float, float]]:
     """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded), for
-    each ``(alpha, gamma)`` of ``mixes``: the model's scores plus ``alpha`` times the
-    ``item_item`` scores plus ``gamma`` times the repeat window's decayed frequency.
+    each ``(alpha, gamma, kappa)`` of ``mixes``: the model's scores plus ``alpha`` times the
+    ``item_item`` scores plus ``gamma`` times the repeat window's decayed frequency plus
+    ``kappa`` times the content-neighbour lift (the network's own term at weight 1).
 
     Scored with the NumPy forward pass (what serving runs), which also spares Keras tracing a
     second (predict) graph every training run.
     """
+    params, constants, arch = fold_content(params, constants, arch)
     hits = np.zeros(len(mixes))
     gains = np.zeros(len(mixes))
     total = x["target"].shape[0]
@@ -65,16 +70,23 @@ def _ranking(
         if item_item is not None:  # from the term's own, wider cart window, as serving reads it
             extra = itemitem.scores(item_item, part.get("ii_cart", part["cart"]), n)
         repeat = None
-        if arch.repeat_window and any(gamma for _alpha, gamma in mixes):
+        if arch.repeat_window and any(mix[1] for mix in mixes):
             repeat = np.zeros((m, n + 1), np.float32)
             repeat[rows[:m, None], part["rp_item"]] = part["rp_feat"][..., 0]
             repeat = repeat[:, :n]
-        for a, (alpha, gamma) in enumerate(mixes):
+        siblings = None
+        if arch.content_neighbours and any(mix[2] for mix in mixes):
+            lift = constants["ct_sim"][part["rp_item"]] * part["rp_feat"][..., :1]
+            siblings = NUMPY_OPS.scatter_rows(constants["ct_nbr"][part["rp_item"]].reshape(m, -1),
+                                              lift.reshape(m, -1), n + 1)[:, :n]
+        for a, (alpha, gamma, kappa) in enumerate(mixes):
             scores = base
             if extra is not None and alpha:
                 scores = scores + np.float32(alpha) * extra
             if repeat is not None and gamma:
                 scores = scores + np.float32(gamma) * repeat
+            if siblings is not None and kappa:
+                scores = scores + np.float32(kappa) * siblings
             mine = scores[rows[:m], part["target"]]
             rank = (scores > mine[:, None]).sum(axis=1)
             hit = rank < k
@@ -88,14 +100,14 @@ def _weights(model: Any) -> dict[str, np.ndarray]:
 
 
 class _MixtureSearch:
-    """Choose, on the validation split, the item-to-item term's alpha and how much more the
-    repeat window's decayed frequency should weigh (gamma, added to its linear weight); refit
-    the item-to-item weights on all baskets.
+    """Choose, on the validation split, the item-to-item term's alpha, how much more the repeat
+    window's decayed frequency should weigh (gamma, added to its linear weight) and the content
+    neighbours' kappa; refit the item-to-item weights on all baskets.
 
-    A coordinate search (alpha, then gamma, then alpha again): the network trains without the
-    item-to-item term, and stops early when its own validation score peaks, so neither weight
-    is right out of the fit. Without a validation split, or when alpha 0 wins, the item-to-item
-    term is left out; gamma 0 leaves the weights as trained.
+    A coordinate search (alpha, gamma, kappa, then alpha again): the network trains without the
+    post-fit terms, and stops early when its own validation score peaks, so no weight is right
+    out of the fit. Without a validation split, or when a weight of 0 wins, its term is left
+    out (alpha, kappa); gamma 0 leaves the weights as trained.
     """
 
     def __init__(self, data: dict[str, Any], arch: Architecture, constants: dict[str, np.ndarray]) -> None:
@@ -108,24 +120,27 @@ class _MixtureSearch:
         self.scoring_arch = arch if self.with_ii else self.dropped
         self.alphas = ALPHAS if self.with_ii else (0.0,)
         self.gammas = GAMMAS if arch.repeat_window else (0.0,)
-        self.steps = [n for n in (len(self.alphas), len(self.gammas), len(self.alphas)) if n > 1]
+        self.kappas = KAPPAS if arch.content_neighbours and arch.repeat_window else (0.0,)
+        self.order = [(name, grid) for name, grid in (("alpha", self.alphas), ("gamma", self.gammas),
+                                                      ("kappa", self.kappas), ("alpha", self.alphas))
+                      if len(grid) > 1]
         self.per_mix_s = 0.0  # one weight's share of a search pass, once cost() has timed one
 
     def _search(self, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray],
-                pairs: list[tuple[float, float]]) -> list[float]:
+                mixes: list[tuple[float, float, float]]) -> list[float]:
         found = _ranking(params, self.scoring_arch, self.scoring, val_x,
-                         item_item=self.tuned if self.with_ii else None, mixes=tuple(pairs))
+                         item_item=self.tuned if self.with_ii else None, mixes=tuple(mixes))
         return [ndcg for _hr, ndcg in found]
 
     def cost(self, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray]) -> float:
         """Seconds the search will take, from timing its largest pass once."""
-        if not self.steps:
+        if not self.order:
             return 0.0
-        widest = max(self.steps)
+        widest = max(len(grid) for _name, grid in self.order)
         timed = time.monotonic()
-        self._search(params, val_x, [(self.alphas[i % len(self.alphas)], 0.0) for i in range(widest)])
+        self._search(params, val_x, [(self.alphas[i % len(self.alphas)], 0.0, 0.0) for i in range(widest)])
         self.per_mix_s = (time.monotonic() - timed) / widest
-        return self.per_mix_s * sum(self.steps)
+        return self.per_mix_s * sum(len(grid) for _name, grid in self.order)
 
     def run(
         self, config: TrainingConfig, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray] | None,
@@ -134,48 +149,63 @@ class _MixtureSearch:
         """The search; the second alpha pass (a refinement) is skipped when it would end the
         fit after ``deadline`` (a ``time.monotonic()`` value), the recounts included."""
         if val_x is None:
-            return self.dropped, self.plain, params
-        alphas, gammas = self.alphas, self.gammas
-        alpha = gamma = 0.0
+            return self._without_kappa(self.dropped), self._without_kappa_constants(self.plain), params
+        chosen = {"alpha": 0.0, "gamma": 0.0, "kappa": 0.0}
         by_alpha: list[float] = []
         recounts = self.data["item_item_s"] + self.data["co_purchase_s"]
-        for n, step in enumerate(("alpha", "gamma", "alpha")):
-            if n == 2 and time.monotonic() + self.per_mix_s * len(alphas) + recounts > deadline:
+        for n, (step, grid) in enumerate(self.order):
+            if (n == len(self.order) - 1 and n and step == "alpha"
+                    and time.monotonic() + self.per_mix_s * len(grid) + recounts > deadline):
                 history.after_fit["skipped"] = "the second alpha pass (time budget)"
                 continue
-            if step == "alpha" and len(alphas) > 1:
-                by_alpha = self._search(params, val_x, [(a, gamma) for a in alphas])
-                alpha = alphas[int(np.argmax(by_alpha))]  # the first best: the smallest weight
-            elif step == "gamma" and len(gammas) > 1:
-                by_gamma = self._search(params, val_x, [(alpha, g) for g in gammas])
-                gamma = gammas[int(np.argmax(by_gamma))]
-                history.repeat_mix = {
-                    "gamma": gamma,
-                    "val_ndcg": {str(g): round(v, 5) for g, v in zip(gammas, by_gamma, strict=True)},
-                }
+            tried = self._search(params, val_x, [
+                (value if step == "alpha" else chosen["alpha"], value if step == "gamma" else chosen["gamma"],
+                 value if step == "kappa" else chosen["kappa"]) for value in grid])
+            chosen[step] = grid[int(np.argmax(tried))]  # the first best: the smallest weight
+            curve = {str(v): round(t, 5) for v, t in zip(grid, tried, strict=True)}
+            if step == "alpha":
+                by_alpha = tried
+            elif step == "gamma":
+                history.repeat_mix = {"gamma": chosen["gamma"], "val_ndcg": curve}
+            else:
+                history.content_mix = {"kappa": chosen["kappa"], "val_ndcg": curve}
+        alpha, gamma, kappa = chosen["alpha"], chosen["gamma"], chosen["kappa"]
         if gamma:
             params = {**params, "rp_lin": params["rp_lin"] + np.float32(gamma) * np.eye(
                 len(params["rp_lin"]), dtype=np.float32)[0]}
+        plain, dropped = self.plain, self.dropped
+        if kappa:
+            plain = {**plain, "ct_kappa": np.array([kappa], np.float32)}
+        else:
+            plain, dropped = self._without_kappa_constants(plain), self._without_kappa(dropped)
         if not self.with_ii:
-            return self.dropped, self.plain, params
+            return dropped, plain, params
         tuned = self.tuned
         history.item_item = {
             "ridge": round(tuned.ridge, 3), "covered": tuned.covered, "alpha": alpha,
-            "val_ndcg": {str(a): round(v, 5) for a, v in zip(alphas, by_alpha, strict=True)},
+            "val_ndcg": {str(a): round(v, 5) for a, v in zip(self.alphas, by_alpha, strict=True)},
         }
         if alpha == 0:
-            return self.dropped, self.plain, params
+            return dropped, plain, params
         baskets = self.data["baskets"]
         sizes = baskets.sizes()
         every = np.flatnonzero((sizes >= 1) & (sizes <= config.pair_max_basket))
-        arch = self.scoring_arch
+        arch = replace(self.scoring_arch, content_neighbours=dropped.content_neighbours)
         final = itemitem.fit(
             baskets, arch.n_items, every, arch.item_item, config.item_item_max_items, ridge=tuned.ridge,
         )
         return replace(arch, item_item_rows=final.rows), {
-            **self.plain, "ii_item": final.item, "ii_weight": final.weight, "ii_row": final.row,
+            **plain, "ii_item": final.item, "ii_weight": final.weight, "ii_row": final.row,
             "ii_alpha": np.array([alpha], np.float32),
         }, params
+
+    @staticmethod
+    def _without_kappa(arch: Architecture) -> Architecture:
+        return replace(arch, content_neighbours=0)
+
+    @staticmethod
+    def _without_kappa_constants(constants: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: value for name, value in constants.items() if name not in NEIGHBOUR_CONSTANTS}
 
 
 def train(
@@ -293,6 +323,8 @@ def train(
     if len(data["val"].rows):  # the artifact counts co-purchases over every basket
         co = co_purchase(data["baskets"], arch.n_items, arch.neighbours, config.pair_max_basket)
         constants.update(nbr_item=co.neighbour, nbr_count=co.count, item_count=co.item_count)
+    if data["content_vocab"] is not None:
+        constants["ct_vocab"] = data["content_vocab"]
     history.after_fit.update(reserved_s=round(after_fit_s[0], 1), took_s=round(time.monotonic() - fitted, 1))
     history.seconds = time.monotonic() - started
     return arch, params, constants, history

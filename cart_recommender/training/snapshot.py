@@ -15,6 +15,10 @@ Identities are mapped to the strings the ML core expects:
   grouped with the same shopper's purchases of the same second, or stands alone.
 
 Bundle impressions and clicks are not behaviour the model learns from, so they are skipped.
+
+The log also carries what the shop says about its products (the adapter's ``get_text``,
+``get_category`` and ``get_price``), and ends with the sellable products no event names yet:
+the model places those by their content, so a product nobody has bought can still be offered.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.db import connections
 from django.db.models import F, FloatField, Func, Max, Min
 from django.utils import timezone
 
+from cart_recommender.adapter import get_adapter
+from cart_recommender.ml.content import ItemContent
 from cart_recommender.ml.data import EVENT_KINDS, EventLog
 from cart_recommender.models import Event
 from cart_recommender.shoppers import shopper_key
@@ -81,8 +88,43 @@ def _epoch_expression() -> Any:
     return EpochSeconds("timestamp") if vendor in ("postgresql", "sqlite", "mysql") else F("timestamp")
 
 
-def take_snapshot(*, until: datetime | None = None, since: datetime | None = None) -> Snapshot:
-    """Read every learnable event with ``since <= timestamp <= until`` into an EventLog."""
+def catalog_content(items: list[str]) -> tuple[list[str], ItemContent]:
+    """The sellable products not in ``items`` (ids), and the content of ``items`` plus those.
+
+    One pass over the adapter's ``catalog_queryset()`` in chunks; a product the adapter cannot
+    describe (an exception in an override) keeps no content rather than failing the retrain.
+    """
+    adapter = get_adapter()
+    known = set(items)
+    found: dict[str, tuple[str, str, float]] = {}
+    extra: list[str] = []
+    for product in adapter.catalog_queryset().order_by("pk").iterator(chunk_size=2000):
+        key = str(product.pk)
+        try:
+            if key not in known and not adapter.is_sellable(product):
+                continue
+            price = adapter.get_price(product)
+            found[key] = (adapter.get_text(product), adapter.get_category(product) or "",
+                          float(price) if price is not None else float("nan"))
+        except Exception:  # noqa: BLE001 - a shop's override must not stop a retrain
+            continue
+        if key not in known:
+            extra.append(key)
+    every = items + extra
+    nothing = ("", "", float("nan"))
+    return extra, ItemContent(
+        name=[found.get(i, nothing)[0] for i in every],
+        category=[found.get(i, nothing)[1] for i in every],
+        price=np.asarray([found.get(i, nothing)[2] for i in every], np.float64),
+    )
+
+
+def take_snapshot(*, until: datetime | None = None, since: datetime | None = None,
+                  content: bool = True) -> Snapshot:
+    """Read every learnable event with ``since <= timestamp <= until`` into an EventLog.
+
+    ``content``: also read the products' content and add the sellable products no event names.
+    """
     until = until or timezone.now()
     qs = Event.objects.filter(event_type__in=EVENT_KINDS, timestamp__lte=until).order_by()
     if since is not None:
@@ -111,6 +153,9 @@ def take_snapshot(*, until: datetime | None = None, since: datetime | None = Non
             yield seconds, shopper, kind, str(product_id), order
 
     log = EventLog.from_records(records())
+    if content:
+        extra, log.content = catalog_content(log.items)
+        log.items.extend(extra)
     bounds = qs.aggregate(start=Min("timestamp"), end=Max("timestamp"))
     return Snapshot(
         log=log,

@@ -29,11 +29,12 @@ def query(cart: list[int], history: History | None = None) -> Query:
 
 
 def test_popularity_counts_orders_not_lines(train):
-    # o7 holds b twice and K5 c twice: each order counts once.
-    assert by_item(train, order_counts(train)) == {"a": 6, "b": 5, "c": 6, "d": 5, "v": 0, "e": 0}
+    # o7 holds b twice and K5 c twice: each order counts once; x is first bought in the test
+    # period, so the training data holds it with no order (the split codes it after the catalog).
+    assert by_item(train, order_counts(train)) == {"a": 6, "b": 5, "c": 6, "d": 5, "v": 0, "e": 0, "x": 0}
     scores = Popularity().fit(train).score([query([]), query([0])])
-    assert scores.dtype == np.float32 and scores.shape == (2, 6)
-    assert by_item(train, scores[1]) == {"a": 6, "b": 5, "c": 6, "d": 5, "v": 0, "e": 0}
+    assert scores.dtype == np.float32 and scores.shape == (2, 7)
+    assert by_item(train, scores[1]) == {"a": 6, "b": 5, "c": 6, "d": 5, "v": 0, "e": 0, "x": 0}
 
 
 def test_copurchase_sums_conditional_counts_over_the_cart(train):
@@ -41,11 +42,12 @@ def test_copurchase_sums_conditional_counts_over_the_cart(train):
     scorer = CoPurchase().fit(train)
     # n(a,b)=2 n(a,c)=2 n(a,d)=2 n(b,c)=2 n(b,d)=1 n(c,d)=1; n(a)=6 n(b)=5 n(c)=6 n(d)=5
     rows = scorer.score([query([b]), query([a, -1]), query([c, d]), query([]), query([d, d])])
-    assert by_item(train, rows[0]) == pytest.approx({"a": 0.4, "b": 0, "c": 0.4, "d": 0.2, "v": 0, "e": 0})
+    assert by_item(train, rows[0]) == pytest.approx(
+        {"a": 0.4, "b": 0, "c": 0.4, "d": 0.2, "v": 0, "e": 0, "x": 0})
     assert by_item(train, rows[1]) == pytest.approx(
-        {"a": 0, "b": 1 / 3, "c": 1 / 3, "d": 1 / 3, "v": 0, "e": 0})
+        {"a": 0, "b": 1 / 3, "c": 1 / 3, "d": 1 / 3, "v": 0, "e": 0, "x": 0})
     assert by_item(train, rows[2]) == pytest.approx(
-        {"a": 2 / 6 + 2 / 5, "b": 2 / 6 + 1 / 5, "c": 1 / 5, "d": 1 / 6, "v": 0, "e": 0})
+        {"a": 2 / 6 + 2 / 5, "b": 2 / 6 + 1 / 5, "c": 1 / 5, "d": 1 / 6, "v": 0, "e": 0, "x": 0})
     assert not rows[3].any()
     np.testing.assert_allclose(rows[4], scorer.score([query([d])])[0])  # a repeated item counts once
 
@@ -65,7 +67,7 @@ def test_copurchase_sparse_path_matches_the_dense_one(train, monkeypatch):
     assert sparse_scorer._dense is None
     np.testing.assert_allclose(sparse, dense, rtol=1e-6)
     for row, cart in zip(sparse, carts, strict=True):  # both equal the plain sum of the rows
-        expected = sum((sparse_scorer.score([query([i])])[0] for i in cart if i >= 0), np.zeros(6))
+        expected = sum((sparse_scorer.score([query([i])])[0] for i in cart if i >= 0), np.zeros(7))
         np.testing.assert_allclose(row, expected, rtol=1e-6)
 
 
@@ -98,9 +100,9 @@ def test_personal_counts_earlier_orders_and_popularity_breaks_ties(train):
     # a in orders 1 and 2, b in order 1 (twice), the view of c does not count, x (-1) is ignored.
     row = Personal().fit(train).score([query([b], history), query([])])
     assert by_item(train, row[0]) == pytest.approx(
-        {"a": 2 + 6 / 7, "b": 1 + 5 / 7, "c": 6 / 7, "d": 5 / 7, "v": 0, "e": 0}, abs=1e-6)
+        {"a": 2 + 6 / 7, "b": 1 + 5 / 7, "c": 6 / 7, "d": 5 / 7, "v": 0, "e": 0, "x": 0}, abs=1e-6)
     assert by_item(train, row[1]) == pytest.approx(
-        {"a": 6 / 7, "b": 5 / 7, "c": 6 / 7, "d": 5 / 7, "v": 0, "e": 0})
+        {"a": 6 / 7, "b": 5 / 7, "c": 6 / 7, "d": 5 / 7, "v": 0, "e": 0, "x": 0})
 
 
 def test_arrays_round_trip_and_top_n(train):

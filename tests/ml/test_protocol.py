@@ -28,15 +28,19 @@ def test_test_orders_follow_the_20_percent_and_two_items_rules(split):
     # before K5 although it is written later, and K5 (c twice) has one distinct item.
     assert split.test_orders == ["o14", "o15"]
     assert split.cutoff == START + 12 * HOUR
-    assert split.dataset == {"orders": 15, "train_orders": 13, "test_orders": 2, "queries": 5, "catalog": 6}
+    assert split.dataset == {"orders": 15, "train_orders": 13, "test_orders": 2, "queries": 5, "catalog": 6,
+                             "items": 7}
+    assert split.catalog == 6
 
 
 def test_training_data_keeps_other_orders_and_earlier_non_purchase_events(split):
     train = split.train
     assert sorted(train.orders) == sorted(["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9",
                                            "o10", "o11", "K40", "K5"])
-    # v and e are only known from a view and an add_to_cart before the cutoff; x only from a test order.
-    assert sorted(train.items) == ["a", "b", "c", "d", "e", "v"]
+    # v and e are only known from a view and an add_to_cart before the cutoff; x only from a test
+    # order: it is outside the catalog, coded after it (no training event holds it)
+    assert sorted(train.items[:6]) == ["a", "b", "c", "d", "e", "v"] and train.items[6] == "x"
+    assert not (train.item == 6).any()
     others = train.kind != PURCHASE
     assert sorted(train.time[others] - START) == [6.5 * HOUR, 11.5 * HOUR]
     assert (train.order[others] == -1).all()
@@ -45,10 +49,11 @@ def test_training_data_keeps_other_orders_and_earlier_non_purchase_events(split)
 
 
 def test_queries_leave_one_item_out_with_the_owners_earlier_purchases(split):
-    a, b, c, d = (code(split, i) for i in "abcd")
+    a, b, c, d, x = (code(split, i) for i in "abcdx")
     carts = [sorted(q.cart.tolist()) for q in split.queries]
-    assert split.targets.tolist() == [a, -1, b, c, d]  # x is outside the catalog: -1, a miss
-    assert carts == [sorted([-1, b]), [a, b], sorted([a, -1]), [d], [c]]
+    assert x == split.catalog  # outside the catalog: a miss in the headline metrics, a "new" query
+    assert split.targets.tolist() == [a, x, b, c, d]
+    assert carts == [sorted([x, b]), [a, b], sorted([a, x]), [d], [c]]
     assert split.query_order.tolist() == [0, 0, 0, 1, 1]
     # o14's history: alice's o1, o3, o7 (b twice) and K5 (c twice), not o14 itself.
     first = split.queries[0].history
@@ -56,9 +61,9 @@ def test_queries_leave_one_item_out_with_the_owners_earlier_purchases(split):
     assert (first.kind == PURCHASE).all() and (first.time < START + 12 * HOUR).all()
     assert len(np.unique(first.order)) == 4
     assert split.queries[1].history is first
-    # o15's history also holds the earlier test order o14, with x as -1.
+    # o15's history also holds the earlier test order o14, x included.
     later = split.queries[3].history
-    assert sorted(later.item.tolist()) == sorted(first.item.tolist() + [a, -1, b])
+    assert sorted(later.item.tolist()) == sorted(first.item.tolist() + [a, x, b])
     assert split.queries[3].time == START + 13 * HOUR
 
 
@@ -122,7 +127,7 @@ def test_tiny_data_gives_no_queries_and_keeps_everything_for_training(records):
 
 
 def test_a_scorer_with_the_wrong_width_is_refused(split):
-    scorer = Popularity().fit(tiny_log())  # fitted on the whole log: x makes 7 items, not 6
+    scorer = Popularity().fit(EventLog.from_records([(0.0, "", "purchase", "a", "o1")]))  # 1 item, not 7
     with pytest.raises(ValueError, match="expected"):
         protocol.evaluate([scorer], split)
 

@@ -22,6 +22,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.html import strip_tags
 from oscar.core.loading import get_class, get_model
 from oscar.templatetags.currency_filters import currency
 
@@ -114,6 +115,10 @@ class OscarAdapter(DefaultShopAdapter):
                 names = self._category_names = category_full_names()
             return names.get(category.pk) or category.full_name
         return None
+
+    def get_text(self, product: models.Model) -> str:
+        """The product's title and description (Oscar's description is HTML: tags dropped)."""
+        return f"{product.get_title()} {strip_tags(product.description or '')}".strip()
 
     def get_display(self, product: models.Model, request: HttpRequest | None = None) -> ProductDisplay:
         image = product.primary_image()
