@@ -139,6 +139,23 @@ def test_detail_page_shows_metrics_plots_params_and_log(operator):
     assert "Item-to-item term" not in page  # this version has no such term
 
 
+def test_detail_page_breaks_the_holdout_into_repeat_explore_cold_and_new(operator):
+    version = trained(0.4)
+    assert 'id="cr-ages"' not in operator.get(url("change", version.pk)).content.decode()  # older metrics
+    split = {"by_kind": {"repeat": {"hr@10": 0.61, "ndcg@10": 0.3, "queries": 120},
+                         "explore": {"hr@10": 0.05, "ndcg@10": 0.02, "queries": 80}},
+             "by_item_age": {"cold": {"hr@10": 0.0123, "ndcg@10": 0.004, "queries": 17},
+                             "new": {"hr@10": 0.0, "ndcg@10": 0.0, "queries": 9}}}
+    version.metrics = {name: {**values, **split} for name, values in version.metrics.items()}
+    version.save()
+    page = operator.get(url("change", version.pk)).content.decode()
+    ages = re.search(r'<table class="cr-metrics" id="cr-ages">.*?</table>', page, re.S).group(0)
+    assert "cold (17 queries)" in ages and "new (9 queries)" in ages and "0.012" in ages
+    assert ages.count('<th scope="row">') == 3  # one row per scorer
+    kinds = re.search(r'<table class="cr-metrics" id="cr-kinds">.*?</table>', page, re.S).group(0)
+    assert "repeat (120 queries)" in kinds and "0.610" in kinds
+
+
 def test_detail_page_shows_the_item_to_item_weight_and_why_it_won(operator):
     curve = {"0.0": 0.101, "0.5": 0.112, "2.0": 0.131, "8.0": 0.125}
     version = trained(0.4)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.models import ModelVersion
@@ -71,25 +72,45 @@ def metrics_table(version: ModelVersion) -> dict[str, Any]:
     return {"columns": names, "rows": rows}
 
 
-def kinds_table(version: ModelVersion, key: str = "by_kind",
-                kinds: tuple[str, str] = ("repeat", "explore")) -> list[dict[str, Any]]:
-    """HR@10 and NDCG@10 of each scorer on two kinds of holdout queries, with each kind's count.
+#: The query subsets a version page breaks the holdout into: (key in the metrics, HTML id,
+#: title, the two subsets with their column labels, what they mean).
+SPLITS = (
+    ("by_kind", "cr-kinds", gettext_lazy("Repeat and explore"),
+     (("repeat", gettext_lazy("repeat")), ("explore", gettext_lazy("explore"))),
+     gettext_lazy("Repeat: the hidden item is one the shopper bought before. Explore: anything "
+                  "else, including anonymous shoppers.")),
+    ("by_item_age", "cr-ages", gettext_lazy("Cold and new products"),
+     (("cold", gettext_lazy("cold")), ("new", gettext_lazy("new"))),
+     gettext_lazy("Cold: the hidden product was in at most 2 training orders. New: it was first "
+                  "bought in the holdout period; it is ranked against every product, these "
+                  "included, and only its name, category and price can place it.")),
+)
 
-    ``by_kind``: repeat queries (the hidden item was bought before by the shopper) and explore
-    queries (the rest). ``by_item_age``: cold items (at most 2 training orders) and new items
-    (first bought in the holdout period, ranked against every product).
+
+def split_tables(version: ModelVersion) -> list[dict[str, Any]]:
+    """HR@10 and NDCG@10 of each scorer on the subsets of :data:`SPLITS`, with their counts.
+
+    A table is left out when no scorer's metrics hold its breakdown (older versions).
     """
     metrics = version.metrics or {}
-    rows = []
-    for m in methods(metrics):
-        found = (metrics[m] or {}).get(key) or {}
-        if not found:
-            continue
-        rows.append({"label": METHOD_LABELS.get(m, m), "serving": m == (version.serving_method or "model"),
-                     "cells": [fmt_metric((found.get(k) or {}).get(name))
-                               for k in kinds for name in ("hr@10", "ndcg@10")],
-                     "queries": {k: (found.get(k) or {}).get("queries", 0) for k in kinds}})
-    return rows
+    tables = []
+    for key, html_id, title, kinds, help_text in SPLITS:
+        rows = []
+        counts: dict[str, int] = {}
+        for m in methods(metrics):
+            found = (metrics[m] or {}).get(key) or {}
+            if not found:
+                continue
+            serving = m == (version.serving_method or "model")
+            rows.append({"label": METHOD_LABELS.get(m, m), "serving": serving,
+                         "cells": [fmt_metric((found.get(k) or {}).get(name))
+                                   for k, _label in kinds for name in ("hr@10", "ndcg@10")]})
+            counts = counts or {k: (found.get(k) or {}).get("queries", 0) for k, _label in kinds}
+        if rows:
+            tables.append({"id": html_id, "title": title, "rows": rows, "help": help_text,
+                           "columns": [_("%(kind)s (%(n)s queries)") % {"kind": label, "n": counts[k]}
+                                       for k, label in kinds]})
+    return tables
 
 
 def loss_chart(version: ModelVersion) -> SafeString | None:
