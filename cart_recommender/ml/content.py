@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +49,14 @@ class ItemContent:
     @classmethod
     def empty(cls, n: int) -> ItemContent:
         return cls([""] * n, [""] * n, np.full(n, np.nan))
+
+    @classmethod
+    def of(cls, items: Sequence[str], known: Mapping[str, tuple[str, str, float]]) -> ItemContent:
+        """The content of ``items`` (ids, in code order) from ``id -> (name, category, price)``;
+        an id ``known`` lacks gets nothing."""
+        rows = [known.get(item, ("", "", math.nan)) for item in items]
+        return cls(name=[name for name, _c, _p in rows], category=[category for _n, category, _p in rows],
+                   price=np.asarray([price for _n, _c, price in rows], np.float64))
 
     def take(self, codes: Sequence[int] | np.ndarray) -> ItemContent:
         """The content of ``codes``, in that order (a code of -1 gives an unknown item)."""

@@ -59,13 +59,11 @@ class EventLog:
     def from_records(
         cls, records: Iterable[tuple[float | datetime, str, str, str, str]],
         content: Mapping[str, tuple[str, str, float]] | None = None,
-        catalog: Iterable[str] = (),
     ) -> EventLog:
         """Build a log from ``(time, shopper_id, event, item_id, order_id)`` tuples.
 
         ``shopper_id`` "" means anonymous; ``order_id`` is only kept for purchases.
-        ``content`` maps item ids to ``(name, category, price)`` (NaN: unknown price);
-        ``catalog`` names further items that no record touches (they get the last codes).
+        ``content`` maps item ids to ``(name, category, price)`` (NaN: unknown price).
         """
         item_ix: dict[str, int] = {}
         shopper_ix: dict[str, int] = {}
@@ -78,8 +76,6 @@ class EventLog:
             k.append(code)
             it.append(item_ix.setdefault(item, len(item_ix)))
             o.append(order_ix.setdefault(order, len(order_ix)) if code == PURCHASE and order else -1)
-        for item in catalog:
-            item_ix.setdefault(item, len(item_ix))
         time = np.asarray(t, dtype=np.float64)
         order_arr = np.asarray(o, dtype=np.int32)
         perm = np.lexsort((order_arr, time)) if len(t) else np.arange(0)
@@ -92,17 +88,8 @@ class EventLog:
             items=list(item_ix),
             shoppers=list(shopper_ix),
             orders=list(order_ix),
-            content=_content_of(list(item_ix), content) if content is not None else None,
+            content=ItemContent.of(list(item_ix), content) if content is not None else None,
         )
-
-
-def _content_of(items: list[str], content: Mapping[str, tuple[str, str, float]]) -> ItemContent:
-    known = [content.get(item, ("", "", float("nan"))) for item in items]
-    return ItemContent(
-        name=[name for name, _c, _p in known],
-        category=[category for _n, category, _p in known],
-        price=np.asarray([price for _n, _c, price in known], np.float64),
-    )
 
 
 @dataclass

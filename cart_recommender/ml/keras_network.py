@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from cart_recommender.ml.config import TrainingConfig
-from cart_recommender.ml.network import NEG, Architecture, encode, feature_terms, item_rows, param_shapes
+from cart_recommender.ml.network import (
+    NEG,
+    Architecture,
+    encode,
+    feature_terms,
+    item_rows,
+    item_table,
+    param_shapes,
+)
 
 
 def load_keras() -> Any:
@@ -121,8 +129,8 @@ def make_network(keras: Any, arch: Architecture, constants: dict[str, np.ndarray
             if sampled and training:
                 return self._sampled_logits(u, dense, cart, inputs["target"], drop_id)
             in_cart = xp.scatter_rows(cart, ops.ones_like(ops.cast(cart, "float32")), n + 1)
-            emb, bias = item_rows(xp, self.p, self.c, ops.arange(n, dtype="int32"), arch, drop_id)
-            scores = ops.matmul(u, ops.transpose(emb)) + bias
+            emb, bias = item_table(xp, self.p, self.c, arch, drop_id)
+            scores = ops.matmul(u, ops.transpose(emb[:n])) + bias[:n]
             scores = scores + dense[:, :n]
             masked = in_cart[:, :n] > 0.5
             if training and arch.content_width:

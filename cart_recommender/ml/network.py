@@ -217,16 +217,19 @@ def item_rows(
     return vec * xp.expand_dims(known, -1) + content, bias * known + content_bias
 
 
-def item_table(xp: Any, p: dict[str, Any], c: dict[str, Any], arch: Architecture) -> tuple[Any, Any]:
+def item_table(
+    xp: Any, p: dict[str, Any], c: dict[str, Any], arch: Architecture, drop_id: Callable | None = None,
+) -> tuple[Any, Any]:
     """Every item's vector and bias, the padding item included: ``(n + 1, dim)``, ``(n + 1,)``.
 
     A model with content scores exactly as before when ``item_emb``/``item_bias`` are replaced by
     these and ``content_width`` set to 0: that is how serving folds the content term in once.
+    Without content these are the weights themselves (no copy).
     """
     if not arch.content_width:
         return p["item_emb"], p["item_bias"]
     codes = xp.arange(arch.n_items + 1, dtype="int32")
-    return item_rows(xp, p, c, codes, arch)
+    return item_rows(xp, p, c, codes, arch, drop_id)
 
 
 INPUTS = ("cart", "hist_item", "hist_age", "hist_count", "hist_kind", "target", "own", "ii_cart",

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from django.db import connections
 from django.db.models import F, FloatField, Func, Max, Min
 from django.utils import timezone
@@ -110,13 +109,7 @@ def catalog_content(items: list[str]) -> tuple[list[str], ItemContent]:
             continue
         if key not in known:
             extra.append(key)
-    every = items + extra
-    nothing = ("", "", float("nan"))
-    return extra, ItemContent(
-        name=[found.get(i, nothing)[0] for i in every],
-        category=[found.get(i, nothing)[1] for i in every],
-        price=np.asarray([found.get(i, nothing)[2] for i in every], np.float64),
-    )
+    return extra, ItemContent.of(items + extra, found)
 
 
 def take_snapshot(*, until: datetime | None = None, since: datetime | None = None,
