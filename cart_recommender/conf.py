@@ -105,6 +105,13 @@ DEFAULTS: dict[str, Any] = {
     # minimum duration; the confidence level of its intervals and tests.
     "EXPERIMENT_MIN_SHOPPERS": 200,
     "EXPERIMENT_CONFIDENCE": 0.95,
+    # Shopper segments, grouped at the end of every retrain (docs/segments.md): "enabled";
+    # k is chosen from "min" to "max" by silhouette, or fixed by "count"; a shop with fewer
+    # shoppers who bought than "min_shoppers" gets none; "model_vectors" False = recency,
+    # frequency, value and category mix only.
+    "SEGMENTS": {
+        "enabled": True, "min": 3, "max": 12, "count": None, "min_shoppers": 50, "model_vectors": True,
+    },
     # Training parameters passed to the ML core; see cart_recommender.ml.
     # Any other key of cart_recommender.ml.config.TrainingConfig may be added here too.
     "TRAINING": {

@@ -1,4 +1,4 @@
-"""Behaviour events, trained model versions and their activations, and bundle rules."""
+"""Behaviour events, trained model versions and their activations, shopper segments, bundle rules."""
 
 from __future__ import annotations
 
@@ -191,6 +191,11 @@ class ModelVersion(models.Model):
     error = models.TextField(_("error"), blank=True, default="")
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
     heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    segmentation = models.JSONField(
+        _("segments"), default=dict, blank=True,
+        help_text=_("How this run grouped the shoppers: k, the silhouette per k tried, how many "
+                    "shoppers moved segment since the previous run."),
+    )
 
     objects = ModelVersionQuerySet.as_manager()
 
@@ -235,8 +240,88 @@ class Activation(models.Model):
         return f"v{self.version_id} activated {self.created_at:%Y-%m-%d %H:%M}"
 
 
+class Segment(models.Model):
+    """A group of shoppers who behave alike, kept across retrains (see :mod:`cart_recommender.segments`).
+
+    Each retrain groups the shoppers afresh and matches every group to the segment of the
+    previous run it shares most shoppers with, so a segment's name, its rules and its history
+    stay with the shoppers they were written for.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    name_edited = models.BooleanField(
+        _("named by staff"), default=False,
+        help_text=_("A retrain suggests a fresh name from the profile unless staff named the segment."),
+    )
+    category_cap = models.PositiveSmallIntegerField(
+        _("category cap"), null=True, blank=True,
+        help_text=_("At most this many bundle items of one category for this segment's shoppers; "
+                    "empty: the shop's CATEGORY_CAP."),
+    )
+    note = models.TextField(_("note"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentProfile(models.Model):
+    """What a segment was in one model version: its size and figures (see ``ml.segments.profile``)."""
+
+    version = models.ForeignKey(
+        ModelVersion, verbose_name=_("model version"), on_delete=models.CASCADE,
+        related_name="segment_profiles",
+    )
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="profiles"
+    )
+    position = models.PositiveSmallIntegerField(_("rank by size"), default=0)
+    shoppers = models.PositiveIntegerField(_("shoppers"), default=0)
+    profile = models.JSONField(_("profile"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("segment profile")
+        verbose_name_plural = _("segment profiles")
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "segment"], name="cart_recommender_profile_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id}: {self.segment_id} ({self.shoppers})"
+
+
+class ShopperSegment(models.Model):
+    """One shopper's segment in one model version, by a keyed hash of the shopper's key.
+
+    Only the newest few versions keep these rows (the serving one and the one before, for
+    matching); an erasure deletes the erased shopper's.
+    """
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(_("shopper (keyed hash)"), max_length=64)
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("shopper segment")
+        verbose_name_plural = _("shopper segments")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "subject"], name="cart_recommender_member_unique"),
+        ]
+        indexes = [models.Index(fields=["subject"], name="cr_member_subject")]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id}/{self.segment_id}/{self.subject[:8]}"
+
+
 class BundleRule(models.Model):
-    """A merchant's rule for one product: always offer a companion, or never offer it."""
+    """A merchant's rule for one product: always offer a companion, or never offer it; for every
+    shopper, or for one segment's."""
 
     class Kind(models.TextChoices):
         PIN = "pin", _("pinned companion")
@@ -250,6 +335,10 @@ class BundleRule(models.Model):
         PRODUCT_MODEL, verbose_name=_("companion"), on_delete=models.CASCADE, related_name="+",
     )
     kind = models.CharField(_("rule"), max_length=5, choices=Kind.choices)
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("only for segment"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="rules", help_text=_("Empty: the rule holds for every shopper."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -257,12 +346,18 @@ class BundleRule(models.Model):
         verbose_name_plural = _("bundle rules")
         constraints = [
             models.UniqueConstraint(
-                fields=["product", "companion"], name="cart_recommender_rule_unique_pair"
+                fields=["product", "companion"], condition=models.Q(segment__isnull=True),
+                name="cart_recommender_rule_unique_pair",
+            ),
+            models.UniqueConstraint(
+                fields=["product", "companion", "segment"], condition=models.Q(segment__isnull=False),
+                name="cart_recommender_rule_unique_segment_pair",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.companion_id} with {self.product_id}"
+        scope = f" (segment {self.segment_id})" if self.segment_id else ""
+        return f"{self.get_kind_display()}: {self.companion_id} with {self.product_id}{scope}"
 
 
 class TrainingLock(models.Model):

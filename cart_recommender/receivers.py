@@ -12,9 +12,10 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 
 from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
-from cart_recommender.models import BundleRule
+from cart_recommender.models import BundleRule, Segment
 from cart_recommender.performance import rollups
 from cart_recommender.privacy.erasure import forget_deleted_user
+from cart_recommender.segments import shoppers as segment_shoppers
 from cart_recommender.serving import catalog, state
 from cart_recommender.signals import experiment_changed, model_activated, shopper_exported, shopper_forgotten
 
@@ -39,6 +40,11 @@ def connect() -> None:
     # an erased shopper's A/B test rows go too
     shopper_forgotten.connect(_forget_rollups, dispatch_uid="cart_recommender_performance_erasure")
     shopper_exported.connect(_export_rollups, dispatch_uid="cart_recommender_performance_export")
+    # and their segment memberships (the serving state re-reads them after an erasure)
+    shopper_forgotten.connect(_forget_segments, dispatch_uid="cart_recommender_segments_erasure")
+    shopper_exported.connect(_export_segments, dispatch_uid="cart_recommender_segments_export")
+    # a segment renamed or given its own cap: the next request re-reads the rules
+    post_save.connect(state.check_now, sender=Segment, dispatch_uid="cart_recommender_segment_saved")
     # a deleted user's behaviour goes with them, before the row does (see cart_recommender.privacy)
     pre_delete.connect(forget_deleted_user, sender=get_user_model(),
                        dispatch_uid="cart_recommender_forget_deleted_user")
@@ -62,6 +68,14 @@ def _logged_in(*, request: Any, user: Any, **kwargs: Any) -> None:
 
 def _forget_rollups(*, subject: Any, **kwargs: Any) -> None:
     rollups.forget(subject)
+
+
+def _forget_segments(*, subject: Any, **kwargs: Any) -> None:
+    segment_shoppers.forget(subject)
+
+
+def _export_segments(*, subject: Any, **kwargs: Any) -> dict[str, Any]:
+    return segment_shoppers.export(subject)
 
 
 def _export_rollups(*, subject: Any, **kwargs: Any) -> dict[str, Any]:

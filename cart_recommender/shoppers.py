@@ -166,3 +166,12 @@ def keyed_hash(purpose: str, value: str) -> str:
     """
     key = f"cart_recommender:{purpose}:{settings.SECRET_KEY}".encode()
     return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def pseudonym(key: str) -> str:
+    """The keyed hash per-shopper rows name a shopper by (A/B test sums, segment memberships).
+
+    One spelling for all of them, so they join (an A/B test's results per segment); the purpose
+    string predates segments and is kept so stored rows still match.
+    """
+    return keyed_hash("experiment", key)

@@ -7,6 +7,7 @@
 - Erasures: the audit trail of forgotten shoppers, and "Forget a shopper" (see privacy.py).
 - Bundle performance: the dashboard of what bundles earn (performance.py).
 - A/B tests: arms, start, stop, results with intervals, promote the winner (experiments.py).
+- Segments: the overview with plots and a page per segment (segments.py).
 """
 
 from django.contrib import admin
@@ -17,6 +18,7 @@ from cart_recommender.admin.experiments import ExperimentAdmin
 from cart_recommender.admin.performance import BundlePerformanceAdmin
 from cart_recommender.admin.privacy import ErasureAdmin
 from cart_recommender.admin.rules import BundleRuleAdmin
+from cart_recommender.admin.segments import SegmentAdmin
 from cart_recommender.admin.versions import ModelVersionAdmin
 from cart_recommender.models import (
            Activation,
@@ -26,6 +28,7 @@ from cart_recommender.models import (
            Event,
            Experiment,
            ModelVersion,
+           Segment,
 )
 
 admin.site.register(ModelVersion, ModelVersionAdmin)
@@ -35,6 +38,7 @@ admin.site.register(BundleRule, BundleRuleAdmin)
 admin.site.register(Erasure, ErasureAdmin)
 admin.site.register(BundleDay, BundlePerformanceAdmin)
 admin.site.register(Experiment, ExperimentAdmin)
+admin.site.register(Segment, SegmentAdmin)
 
 __all__ = ["ActivationAdmin", "BundlePerformanceAdmin", "BundleRuleAdmin", "ErasureAdmin", "EventAdmin",
-           "ExperimentAdmin", "ModelVersionAdmin"]
+           "ExperimentAdmin", "ModelVersionAdmin", "SegmentAdmin"]

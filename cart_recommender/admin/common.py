@@ -72,6 +72,8 @@ def nav_links(request: HttpRequest) -> list[dict[str, str]]:
                       "label": "Bundle performance"})
     if user.has_perm("cart_recommender.view_experiment"):
         links.append({"url": reverse("admin:cart_recommender_experiment_changelist"), "label": "A/B tests"})
+    if user.has_perm("cart_recommender.view_segment") or user.has_perm("cart_recommender.change_segment"):
+        links.append({"url": reverse("admin:cart_recommender_segment_changelist"), "label": "Segments"})
     beat = schedule_url()
     if beat:
         links.append({"url": beat, "label": "Retraining schedule"})

@@ -209,3 +209,93 @@ def line_chart(
                 )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308  (every label is escaped above)
+
+
+def bar_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    title: str,
+    value_format: str = "{:,.0f}",
+    width: int = 420,
+    bar_height: int = 18,
+    color: str = PALETTE[0],
+) -> SafeString:
+    """Horizontal bars, one per label, each with its value written after it."""
+    n = len(labels)
+    label_w = min(max((len(str(label)) for label in labels), default=4) * 6.5 + 10, width * 0.45)
+    top, gap = 30, 6
+    height = top + n * (bar_height + gap) + 8
+    plot_w = width - label_w - 70
+    most = max((v for v in values if math.isfinite(v)), default=0.0) or 1.0
+    cid = next(_ids)
+    parts = [
+        f'<svg class="cr-chart cr-bars" id="cr-bars-{cid}" role="img" aria-labelledby="cr-bars-{cid}-t" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="cr-bars-{cid}-t">{escape(title)}</title>',
+        f'<text class="cr-chart-title" x="0" y="16">{escape(title)}</text>',
+    ]
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        y = top + i * (bar_height + gap)
+        w = max(plot_w * max(value, 0.0) / most, 1.0) if math.isfinite(value) else 0.0
+        text = value_format.format(value) if math.isfinite(value) else "–"
+        parts.append(f'<text class="cr-chart-tick" x="{label_w - 6:.1f}" y="{y + bar_height - 5}" '
+                     f'text-anchor="end">{escape(str(label))}</text>')
+        parts.append(f'<rect class="cr-bar" x="{label_w:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" '
+                     f'fill="{color}" data-value="{value}"><title>{escape(str(label))}: {escape(text)}'
+                     "</title></rect>")
+        parts.append(f'<text class="cr-chart-tick" x="{label_w + w + 4:.1f}" y="{y + bar_height - 5}">'
+                     f"{escape(text)}</text>")
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308  (every label is escaped above)
+
+
+def stacked_bar_chart(
+    labels: Sequence[str],
+    parts_of: Sequence[Sequence[float]],
+    part_labels: Sequence[str],
+    *,
+    title: str,
+    width: int = 860,
+    bar_height: int = 18,
+) -> SafeString:
+    """Horizontal 100% bars: each row's shares (summing to 1 or less) side by side, with a legend."""
+    n = len(labels)
+    label_w = min(max((len(str(label)) for label in labels), default=4) * 6.5 + 10, width * 0.4)
+    legend_rows = 1 + (sum(30 + 7 * len(p) for p in part_labels) // max(width - 10, 1))
+    top = 30 + 18 * legend_rows
+    gap = 6
+    height = top + n * (bar_height + gap) + 8
+    plot_w = width - label_w - 10
+    cid = next(_ids)
+    out = [
+        f'<svg class="cr-chart cr-stacked" id="cr-stack-{cid}" role="img" aria-labelledby="cr-stack-{cid}-t" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="cr-stack-{cid}-t">{escape(title)}</title>',
+        f'<text class="cr-chart-title" x="0" y="16">{escape(title)}</text>',
+    ]
+    lx, ly = 0.0, 31
+    for k, part in enumerate(part_labels):
+        step = 30 + 7 * len(part)
+        if lx + step > width:
+            lx, ly = 0.0, ly + 18
+        color = PALETTE[k % len(PALETTE)] if k < len(PALETTE) else "#999999"
+        out.append(f'<rect x="{lx:.1f}" y="{ly - 9}" width="12" height="12" fill="{color}"/>')
+        out.append(f'<text class="cr-chart-legend" x="{lx + 16:.1f}" y="{ly + 2}">{escape(part)}</text>')
+        lx += step
+    for i, (label, shares) in enumerate(zip(labels, parts_of, strict=True)):
+        y = top + i * (bar_height + gap)
+        out.append(f'<text class="cr-chart-tick" x="{label_w - 6:.1f}" y="{y + bar_height - 5}" '
+                   f'text-anchor="end">{escape(str(label))}</text>')
+        x = label_w
+        for k, share in enumerate(shares):
+            if not math.isfinite(share) or share <= 0:
+                continue
+            w = plot_w * min(share, 1.0)
+            color = PALETTE[k % len(PALETTE)] if k < len(PALETTE) else "#999999"
+            out.append(f'<rect class="cr-bar" x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" '
+                       f'fill="{color}"><title>{escape(str(label))}: {escape(part_labels[k])} '
+                       f"{share:.0%}</title></rect>")
+            x += w
+    out.append("</svg>")
+    return mark_safe("".join(out))  # noqa: S308  (every label is escaped above)

@@ -1,4 +1,5 @@
-"""Merchants' bundle rules: always offer a companion with a product, or never offer it."""
+"""Merchants' bundle rules: always offer a companion with a product, or never offer it; for every
+shopper, or for one segment's only."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ class BundleRuleAdmin(admin.ModelAdmin):
     (registered with ``search_fields``), else by id with the raw-id lookup: a shop with a
     hundred thousand products must never render them all in a select box."""
 
-    list_display = ("product_name", "kind", "companion_name", "created_at")
-    list_filter = ("kind",)
-    list_select_related = ("product", "companion")
+    list_display = ("product_name", "kind", "companion_name", "segment", "created_at")
+    list_filter = ("kind", "segment")
+    list_select_related = ("product", "companion", "segment")
     raw_id_fields = ("product", "companion")
-    fields = ("product", "kind", "companion")
+    fields = ("product", "kind", "companion", "segment")
 
     def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
         product_admin = self.admin_site._registry.get(get_product_model())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -188,8 +189,9 @@ def read_events_from(handle: IO[str]) -> Iterator[EventRow | RowError]:
 # quantities and prices (shops repeat them a lot), and hands any row it does not accept to
 # parse_row, so a bad row gets exactly the verdict and message that read_events gives it.
 
-EventFields = tuple[int, float, str, str, str, str, str]
-"""``(line, epoch_seconds, user_id, session_id, event, item_id, order_id)`` of a valid row."""
+EventFields = tuple[int, float, str, str, str, str, str, float]
+"""``(line, epoch_seconds, user_id, session_id, event, item_id, order_id, value)`` of a valid row;
+``value`` is quantity x price, NaN without a price."""
 
 _EVENT_SET = frozenset(EVENT_TYPES)
 _CACHE_LIMIT = 200_000
@@ -304,13 +306,15 @@ def read_event_fields_from(
                 if (name or category) and not _plain_text(name, category):
                     name = category = ""  # not storable text: the row's event still counts
                 _remember(items, item, name, category, price)
-            yield (line, when, user, session, event, item, order)
+            value = (int(qty) if qty else 1) * float(price) if price else math.nan
+            yield (line, when, user, session, event, item, order, value)
         else:
             verdict = parse_row(line, dict(zip(header, row, strict=True)))
             if isinstance(verdict, EventRow):  # cannot happen unless the two paths drift apart
                 if items is not None:
                     _remember(items, item, verdict.item_name, verdict.category,
                               str(verdict.price) if verdict.price is not None else "")
-                yield (line, verdict.timestamp.timestamp(), user, session, event, item, order)
+                value = verdict.quantity * float(verdict.price) if verdict.price is not None else math.nan
+                yield (line, verdict.timestamp.timestamp(), user, session, event, item, order, value)
             else:
                 yield verdict

@@ -8,6 +8,7 @@ shopper's earlier history).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,8 @@ class EventLog:
         items, shoppers, orders: the external ids behind the codes. ``items`` may end with
             catalog items no event names (sellable products nobody has touched yet).
         content: what the shop says about each item (name, category, price), when it says it.
+        value: float64 money per event (quantity x unit price of a purchase; NaN where unknown),
+            when the source gives prices; None otherwise. Segments read it, the models do not.
     """
 
     time: np.ndarray
@@ -47,6 +50,7 @@ class EventLog:
     shoppers: list[str]
     orders: list[str]
     content: ItemContent | None = None
+    value: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -57,19 +61,26 @@ class EventLog:
 
     @classmethod
     def from_records(
-        cls, records: Iterable[tuple[float | datetime, str, str, str, str]],
+        cls, records: Iterable[tuple[float | datetime, str, str, str, str]
+                               | tuple[float | datetime, str, str, str, str, float]],
         content: Mapping[str, tuple[str, str, float]] | None = None,
     ) -> EventLog:
-        """Build a log from ``(time, shopper_id, event, item_id, order_id)`` tuples.
+        """Build a log from ``(time, shopper_id, event, item_id, order_id[, value])`` tuples.
 
-        ``shopper_id`` "" means anonymous; ``order_id`` is only kept for purchases.
+        ``shopper_id`` "" means anonymous; ``order_id`` is only kept for purchases; ``value``
+        (money, NaN: unknown) fills :attr:`value` when any record carries one.
         ``content`` maps item ids to ``(name, category, price)`` (NaN: unknown price).
         """
         item_ix: dict[str, int] = {}
         shopper_ix: dict[str, int] = {}
         order_ix: dict[str, int] = {}
         t, s, k, it, o = [], [], [], [], []
-        for when, shopper, event, item, order in records:
+        v: list[float] = []
+        for record in records:
+            when, shopper, event, item, order = record[:5]
+            if len(record) > 5:
+                v.extend([math.nan] * (len(t) - len(v)))
+                v.append(float(record[5]))  # type: ignore[misc]
             t.append(when.timestamp() if isinstance(when, datetime) else float(when))
             s.append(shopper_ix.setdefault(shopper, len(shopper_ix)) if shopper else -1)
             code = KIND_CODE[event]
@@ -79,6 +90,10 @@ class EventLog:
         time = np.asarray(t, dtype=np.float64)
         order_arr = np.asarray(o, dtype=np.int32)
         perm = np.lexsort((order_arr, time)) if len(t) else np.arange(0)
+        value = None
+        if v:
+            v.extend([math.nan] * (len(t) - len(v)))
+            value = np.asarray(v, np.float64)[perm]
         return cls(
             time=time[perm],
             shopper=np.asarray(s, dtype=np.int32)[perm],
@@ -89,6 +104,7 @@ class EventLog:
             shoppers=list(shopper_ix),
             orders=list(order_ix),
             content=ItemContent.of(list(item_ix), content) if content is not None else None,
+            value=value,
         )
 
 

@@ -47,7 +47,7 @@ def load_event_log(path: str | Path) -> LoadedLog:
         if isinstance(row, RowError):
             errors.append(row)
         else:
-            _line, when, user_id, _session, event, item_id, order_id = row
-            records.append((when, user_id, event, item_id, order_id))
+            _line, when, user_id, _session, event, item_id, order_id, value = row
+            records.append((when, user_id, event, item_id, order_id, value))
     content = items if any(n or c or math.isfinite(p) for n, c, p in items.values()) else None
     return LoadedLog(log=EventLog.from_records(records, content=content), errors=errors, rows=rows)

@@ -29,7 +29,7 @@ import numpy as np
 from cart_recommender.ml.data import History, Query
 from cart_recommender.ml.examples import query_inputs
 from cart_recommender.ml.export import Artifact, read_artifact
-from cart_recommender.ml.network import CONTENT_CONSTANTS, Architecture, full_scores, item_table
+from cart_recommender.ml.network import CONTENT_CONSTANTS, Architecture, encode, full_scores, item_table
 from cart_recommender.ml.numpy_ops import NUMPY_OPS
 
 Folded = tuple[dict[str, np.ndarray], dict[str, np.ndarray], Architecture]
@@ -135,3 +135,18 @@ class ServingModel:
             cart = np.asarray(query.cart)
             scores[row, cart[(cart >= 0) & (cart < self.n_items)]] = -np.inf
         return scores
+
+    def shopper_vectors(self, histories: Sequence[History], now: float, step: int = 256) -> np.ndarray:
+        """Float32 ``(len(histories), dim)``: the query vector of each history with an empty cart.
+
+        Where the model places a shopper before they add anything: what segments read as "what
+        the model learnt this shopper wants". History item codes are this model's.
+        """
+        params, constants, arch = self.folded or (self.params, self.constants, self.arch)
+        out = np.zeros((len(histories), arch.dim), np.float32)
+        empty = np.zeros(0, np.int32)
+        for lo in range(0, len(histories), step):
+            queries = [Query(empty, h, now) for h in histories[lo : lo + step]]
+            batch = query_inputs(queries, arch)
+            out[lo : lo + step] = np.asarray(encode(NUMPY_OPS, params, batch, arch, c=constants), np.float32)
+        return out

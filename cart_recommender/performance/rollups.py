@@ -228,7 +228,7 @@ _READ = (*TOUCHES, EventType.ADD_TO_CART, EventType.PURCHASE, EventType.REFUND)
 
 def subject_of(key: str) -> str:
     """The keyed hash an :class:`ExperimentShopper` row names a shopper by (the same in every test)."""
-    return shoppers.keyed_hash("experiment", key)
+    return shoppers.pseudonym(key)
 
 
 def _period(experiment: Experiment) -> Q:
@@ -353,17 +353,9 @@ def _shopper_sums(events: Any, keys: Iterable[str], arm_ids: set[int]) -> dict[s
     return out
 
 
-def _keys(subject: Any) -> list[str]:
-    return (
-        [f"u:{u}" for u in subject.user_ids]
-        + [f"r:{r}" for r in subject.shopper_refs]
-        + [f"s:{s}" for s in subject.session_keys]
-    )
-
-
 def export(subject: Any) -> dict[str, Any]:
     """The shopper's A/B test rows, for their data export (``shopper_exported`` receiver)."""
-    rows = ExperimentShopper.objects.filter(subject__in=[subject_of(k) for k in _keys(subject)])
+    rows = ExperimentShopper.objects.filter(subject__in=[subject_of(k) for k in subject.keys])
     return {
         "A/B tests": [
             {
@@ -383,7 +375,7 @@ def export(subject: Any) -> dict[str, Any]:
 
 def forget(subject: Any) -> int:
     """Delete the A/B test rows of an erased shopper (``shopper_forgotten`` receiver)."""
-    keys = _keys(subject)
+    keys = subject.keys
     if not keys:
         return 0
     hashes = [subject_of(k) for k in keys]

@@ -72,6 +72,12 @@ class Subject:
         return Event.objects.filter(match)
 
     @property
+    def keys(self) -> list[str]:
+        """Every :func:`~cart_recommender.shoppers.shopper_key` these identities can go by."""
+        return ([f"u:{u}" for u in self.user_ids] + [f"r:{r}" for r in self.shopper_refs]
+                + [f"s:{s}" for s in self.session_keys])
+
+    @property
     def hashed(self) -> str:
         """The keyed hash an audit entry keeps instead of the identity."""
         return shoppers.keyed_hash("subject", self.named)

@@ -5,9 +5,10 @@ then popularity, then any sellable product, so a shop with sellable products nev
 empty bundle) and then picks a *set*, not a top-k list (:mod:`.selection`): never a product
 already in the cart, never one the shop cannot sell (see ``SELLABLE_REFRESH_SECONDS``), never
 a companion the merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of
-one category, and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
+one category (the rules and the cap of the shopper's segment, :mod:`.segments`, where it has
+its own), and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
 cart over it. Results are cached by cart, shopper and serving state (model version,
-activation, rules, A/B test arm), so activating another version invalidates them at once.
+activation, rules, A/B test arm, segment), so activating another version invalidates them at once.
 
 During an A/B test (:mod:`cart_recommender.experiments`) the shopper's arm decides who scores
 the bundle (a version, a baseline, or nobody: the hold-out gets an empty bundle); assigning
@@ -87,8 +88,9 @@ def get_bundle(
     if shopper is None:
         shopper = shoppers.of_user(user, session_key or "")
     serving = state.get_state()
-    # the arm follows the shopper even when their history is not read (a product page)
+    # the arm and the segment follow the shopper even when their history is not read (a product page)
     arm = serving.experiment.arm_for(shopper.key) if serving.experiment is not None else None
+    segment = serving.segments.of(shopper.key)
     if not personal:
         shopper = NOBODY
     if arm is not None:
@@ -101,10 +103,10 @@ def get_bundle(
     cache_key = None
     bundle = None
     if store is not None:
-        cache_key = _cache_key(serving.token, size, shopper.key, cart, arm.arm_id if arm else 0)
+        cache_key = _cache_key(serving.token, size, shopper.key, cart, arm.arm_id if arm else 0, segment)
         bundle = Bundle.from_json(store.get(cache_key))
     if bundle is None:
-        bundle = _build(scoring_state, catalog.get_snapshot(), cart, shopper, size)
+        bundle = _build(scoring_state, catalog.get_snapshot(), cart, shopper, size, segment)
         if store is not None:
             store.set(cache_key, bundle.to_json(), app_settings.CACHE_TIMEOUT)
     if not bundle.items:
@@ -129,12 +131,13 @@ def frequently_bought_together(product_key: Any, size: int | None = None) -> Bun
     return get_bundle([product_key], size=size, personal=False)
 
 
-def _cache_key(token: str, size: int, shopper: str, cart: Cart, arm_id: int) -> str:
+def _cache_key(token: str, size: int, shopper: str, cart: Cart, arm_id: int, segment: int | None) -> str:
     s = app_settings
     raw = "|".join(
         (
             token,
             str(arm_id),
+            str(segment),
             str(size),
             shopper,
             ",".join(sorted(cart)),
@@ -148,11 +151,12 @@ def _cache_key(token: str, size: int, shopper: str, cart: Cart, arm_id: int) -> 
     return "cart_recommender:bundle:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
-def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Shopper, size: int) -> Bundle:
+def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Shopper, size: int,
+           segment: int | None = None) -> Bundle:
     keys = list(cart)
     history = shopper_history(shopper)
-    blocked = serving.rules.blocked_for(keys)
-    cap = app_settings.CATEGORY_CAP
+    blocked = serving.rules.blocked_for(keys, segment)
+    cap = serving.rules.cap_for(segment, app_settings.CATEGORY_CAP)
     wanted = max(4 * size, 12)
     pool: list[Entry] = []
     seen = set(keys) | blocked
@@ -177,7 +181,7 @@ def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Sh
                 return True
         return False
 
-    offer((Candidate(c, 0.0, anchor=p) for c, p in serving.rules.pinned_for(keys)), "pinned")
+    offer((Candidate(c, 0.0, anchor=p) for c, p in serving.rules.pinned_for(keys, segment)), "pinned")
     model = scoring.model_candidates(serving, keys, history, time.time(), max(48, 2 * wanted))
     full = model is not None and offer(model, "model")
     if not full and model is None:

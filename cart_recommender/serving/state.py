@@ -3,11 +3,13 @@
 Every process holds one :class:`ServingState`: the active version's NumPy serving model (see
 :mod:`cart_recommender.ml.serving`; no Keras in the web process), the merchant's bundle rules
 and a ``token`` naming both, used in cache keys. A process notices another active version
-within ``MODEL_CHECK_SECONDS``: the first request after that interval runs five small queries
-(active version, latest activation, latest erasure, rules, the running A/B test's arms) and
-loads the new artifacts if they changed; a new erasure changes the token, so no bundle cached
-before it is served again. In the process that activates, the ``model_activated`` signal (and
-``experiment_changed`` for an A/B test) makes the very next request check. While no version is
+within ``MODEL_CHECK_SECONDS``: the first request after that interval runs a few small queries
+(active version, latest activation, latest erasure, rules and segment caps, segment names, the
+running A/B test's arms) and loads the new artifacts if they changed, and the version's shopper
+segments (:mod:`.segments`) when the version or the erasures changed; a new erasure changes the
+token, so no bundle cached before it is served again. In the process that activates, the
+``model_activated`` signal (and ``experiment_changed`` for an A/B test) makes the very next
+request check. While no version is
 active, or its artifact cannot be read, the state has no model and the bundle engine serves
 from the SQL fallbacks.
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -34,6 +36,7 @@ from cart_recommender.registry import artifacts
 from cart_recommender.serving import arms
 from cart_recommender.serving.candidates import CandidateTable
 from cart_recommender.serving.rules import Rules, read_rules
+from cart_recommender.serving.segments import EMPTY, SegmentMap, read_segments, segment_names
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ class ServingState:
     token: str = "0"
     table: Any = None  # a CandidateTable while the version serves with the model itself
     experiment: arms.ExperimentPlan | None = None  # the running A/B test, if any
+    segments: SegmentMap = EMPTY  # the serving version's shopper segments
+    erased: int = 0  # the newest erasure when the segments were read
 
     @property
     def label(self) -> str:
@@ -122,7 +127,13 @@ class _Holder:
             table = CandidateTable(model)
             table.start_filling()
         plan = self._plan(arms.running_arms(), version_id, model, method, rules, table)
+        if version_id == old.segments.version_id and erased == old.erased:
+            segments = replace(old.segments, names=segment_names(version_id))
+        else:
+            segments = read_segments(version_id)
         return ServingState(
+            segments=segments,
+            erased=erased,
             version_id=version_id,
             method=method,
             model=model,

@@ -7,7 +7,13 @@ Example::
     {% complete_your_cart lines size=4 %}          {# an explicit cart #}
     {% complete_your_cart product=product %}       {# a product page: the cart plus this product #}
 
-It renders ``cart_recommender/bundle.html`` (override it in the shop's templates), records a
+``{% cart_recommender_segment as segment %}`` gives the request's shopper's segment (``segment.id``,
+``segment.name``; None for a shopper in none) for the shop's own targeting, from memory (no query)::
+
+    {% cart_recommender_segment as segment %}
+    {% if segment.name == "Recent regulars" %}<p>Welcome back!</p>{% endif %}
+
+The bundle tag renders ``cart_recommender/bundle.html`` (override it in the shop's templates), records a
 ``bundle_impression`` event per shown item (carrying the bundle's id, for attribution), and
 exposes the serving model version, the bundle id and the A/B test arm in the markup
 (``data-model-version``, ``data-bundle-id``, ``data-experiment-arm``).
@@ -23,7 +29,7 @@ from django.utils.safestring import SafeString
 
 from cart_recommender import shoppers
 from cart_recommender.adapter import get_adapter
-from cart_recommender.serving import add_all
+from cart_recommender.serving import add_all, state
 from cart_recommender.serving.bundles import get_bundle
 from cart_recommender.serving.cart import Cart
 
@@ -53,6 +59,16 @@ def complete_your_cart(
     if bundle.items and request is not None:
         add_all.record_bundle_events(request, bundle, "bundle_impression")
     return render_to_string(template_name, {"bundle": bundle, "form": form}, request=request)
+
+
+@register.simple_tag(takes_context=True)
+def cart_recommender_segment(context: template.Context) -> Any:
+    """The segment of the request's shopper (a :class:`~cart_recommender.serving.segments.SegmentLabel`)
+    in the serving version's grouping, or None."""
+    request = context.get("request")
+    if request is None:
+        return None
+    return state.get_state().segments.label_of(shoppers.of_request(request).key)
 
 
 @register.filter

@@ -15,6 +15,8 @@ Identities are mapped to the strings the ML core expects:
   grouped with the same shopper's purchases of the same second, or stands alone.
 
 Bundle impressions and clicks are not behaviour the model learns from, so they are skipped.
+A purchase carries its value (quantity x unit price, where the price was recorded), which
+shopper segments read.
 
 The log also carries what the shop says about its products (the adapter's ``get_text``,
 ``get_category`` and ``get_price``), and ends with the sellable products no event names yet:
@@ -51,6 +53,8 @@ class Snapshot:
     data_start: datetime | None = None
     data_end: datetime | None = None
     event_counts: dict[str, int] = field(default_factory=dict)
+    #: user id -> the shop's customer id their events count under (see :func:`take_snapshot`)
+    linked: dict[Any, str] = field(default_factory=dict)
 
     @property
     def events_used(self) -> int:
@@ -130,20 +134,25 @@ def take_snapshot(*, until: datetime | None = None, since: datetime | None = Non
         .annotate(ref=Max("shopper_ref")).values_list("user_id", "ref")
     )
 
-    def records() -> Iterator[tuple[float, str, str, str, str]]:
+    def records() -> Iterator[tuple[float, str, str, str, str, float]]:
         rows = qs.annotate(seconds=_epoch_expression()).values_list(
             "pk", "seconds", "user_id", "shopper_ref", "session_key", "event_type",
-            "product_id", "order_ref",
+            "product_id", "order_ref", "quantity", "unit_price",
         )
-        for pk, seconds, user_id, ref, session, kind, product_id, order_ref in rows.iterator(CHUNK):
+        nan = float("nan")
+        for row in rows.iterator(CHUNK):
+            pk, seconds, user_id, ref, session, kind, product_id, order_ref, qty, price = row
             if isinstance(seconds, datetime):
                 seconds = seconds.timestamp()
             counts[kind] += 1
             shopper = shopper_key(user_id, ref, session, linked)
             order = ""
+            value = nan
             if kind == "purchase":
                 order = order_ref or (f"~{shopper}@{int(seconds)}" if shopper else f"~e{pk}")
-            yield seconds, shopper, kind, str(product_id), order
+                if price is not None:
+                    value = float(qty * price)
+            yield seconds, shopper, kind, str(product_id), order, value
 
     log = EventLog.from_records(records())
     if content:
@@ -153,6 +162,7 @@ def take_snapshot(*, until: datetime | None = None, since: datetime | None = Non
     return Snapshot(
         log=log,
         until=until,
+        linked=linked,
         data_start=bounds["start"],
         data_end=bounds["end"],
         event_counts={kind: counts[kind] for kind in EVENT_KINDS if counts[kind]},

@@ -24,6 +24,7 @@ from cart_recommender.ml.config import TrainingStopped
 from cart_recommender.ml.model import SequenceModel
 from cart_recommender.models import ModelVersion
 from cart_recommender.registry import artifacts
+from cart_recommender.segments.compute import compute_segments
 from cart_recommender.training import lock
 from cart_recommender.training.artifact import export_artifact, headline
 from cart_recommender.training.errors import Cancelled, ProgressCallback, TrainingError, training_params
@@ -159,7 +160,7 @@ class TrainingRun:
     # ---------------------------------------------------------------- the work
 
     def execute(self, workdir: Path) -> None:
-        """Snapshot, split, fit, evaluate, export, store. Raises on any failure."""
+        """Snapshot, split, fit, evaluate, export, store, segments. Raises on any failure."""
         if not self.update_started():
             raise Cancelled()
         self.stage("snapshot", "reading events")
@@ -209,8 +210,21 @@ class TrainingRun:
         self.stored = artifacts.store_artifact(self.version, local)
         self.log(f"stored {self.stored} ({self.version.artifact_size / 1e6:.2f} MB, "
                  f"SHA-256 {self.version.artifact_sha256[:12]}…)")
+
+        self.stage("segments", "grouping the shoppers into segments")
+        self.group_shoppers(snap, local if model is not None else None)
         if self.should_stop():
             raise Cancelled()
+
+    def group_shoppers(self, snap: Any, artifact: Path | None) -> None:
+        """Shopper segments (:mod:`cart_recommender.segments`); a failure here is logged and the
+        version still serves: bundles do not depend on segments."""
+        try:
+            compute_segments(self.version, snap, artifact, seed=int(self.params.get("seed") or 0),
+                             log=self.log)
+        except Exception as exc:  # noqa: BLE001 - segments must never cost the shop its new model
+            self.log(f"segments skipped: {type(exc).__name__}: {exc}")
+            self.update(segmentation={"skipped": f"{type(exc).__name__}: {exc}"})
 
     def check_enough_data(self, split: Any, n_orders: int) -> None:
         """Refuse to train when the holdout or the training part would be empty or tiny."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,9 @@ def write(tmp_path: Path, text: str, gz: bool = False) -> Path:
 def as_fields(row: EventRow | RowError) -> tuple | RowError:
     if isinstance(row, RowError):
         return row
+    value = row.quantity * float(row.price) if row.price is not None else math.nan
     return (row.line, row.timestamp.timestamp(), row.user_id, row.session_id, row.event, row.item_id,
-            row.order_id)
+            row.order_id, value)
 
 
 def test_fast_reader_matches_read_events_row_by_row(tmp_path):

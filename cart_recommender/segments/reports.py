@@ -1,0 +1,39 @@
+"""What the admin shows of segments: the current grouping, a segment's profile and its history.
+
+"Current" is the serving version's grouping; while the serving version has none (trained before
+segments existed, or with too few shoppers), the newest version that has one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cart_recommender.models import ModelVersion, Segment, SegmentProfile, ShopperSegment
+
+
+def current_version() -> ModelVersion | None:
+    """The version whose segments the screens show (see the module docstring)."""
+    with_profiles = SegmentProfile.objects.values_list("version_id", flat=True)
+    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("-pk").first()
+    if active is not None and SegmentProfile.objects.filter(version=active).exists():
+        return active
+    return ModelVersion.objects.filter(pk__in=with_profiles).order_by("-pk").first()
+
+
+def profiles(version: ModelVersion | None) -> list[SegmentProfile]:
+    """The version's segment profiles, largest first, with their segments."""
+    if version is None:
+        return []
+    return list(SegmentProfile.objects.filter(version=version).select_related("segment").order_by("position"))
+
+
+def history(segment: Segment) -> list[SegmentProfile]:
+    """The segment's profile in every version it appears in, oldest first."""
+    return list(segment.profiles.select_related("version").order_by("version_id"))
+
+
+def members(version: ModelVersion, segment: Segment | int) -> QuerySet[Any]:
+    """The keyed hashes of a segment's shoppers in a version (a subquery for other tables)."""
+    return ShopperSegment.objects.filter(version=version, segment=segment).values("subject")

@@ -1,0 +1,273 @@
+"""Shopper segments through a real retrain: rows, profiles against direct counts, carrying over,
+segment rules at serving, the template tag, erasure, and the admin screens."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
+from django.template import Context, Template
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from cart_recommender import training
+from cart_recommender.models import BundleRule, Event, ModelVersion, Segment, SegmentProfile, ShopperSegment
+from cart_recommender.privacy import forget_shopper
+from cart_recommender.serving import state as serving_state
+from cart_recommender.serving.bundles import get_bundle
+from cart_recommender.shoppers import pseudonym
+from tests.bundle_data import fresh_serving, recommender_settings  # noqa: F401
+from tests.testapp.models import Article
+from tests.training_data import START, make_articles
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving")]
+BASELINES = {"use_model": False}
+
+
+def make_segment_shop(django_user_model, per_kind: int = 20, seed: int = 0):
+    """Three kinds of shoppers, ``per_kind`` each, with prices: regulars who buy shelf 0 every
+    few weeks, one-time buyers of shelf 1 long ago, and big-basket buyers of shelf 3."""
+    rng = random.Random(seed)
+    articles = list(Article.objects.order_by("ean")) or make_articles(24)
+    shelf = defaultdict(list)
+    for a in articles:
+        shelf[a.shelf].append(a)
+    users = {"regular": [], "once": [], "big": []}
+    events = []
+    order = 0
+    end = START + timedelta(days=360)
+    for kind in users:
+        for i in range(per_kind):
+            user = django_user_model.objects.create_user(f"{kind}{i}")
+            users[kind].append(user)
+            if kind == "regular":
+                days = [300 + 5 * k + rng.randrange(3) for k in range(10)]
+                picks, qty, items = shelf["shelf 0"], 1, 3
+            elif kind == "once":
+                days = [20 + rng.randrange(60)]
+                picks, qty, items = shelf["shelf 1"] + shelf["shelf 2"], 1, 2
+            else:
+                days = [200 + rng.randrange(40), 250 + rng.randrange(40)]
+                picks, qty, items = shelf["shelf 3"], 5, 4
+            for day in days:
+                order += 1
+                when = START + timedelta(days=day, minutes=i)
+                for article in rng.sample(picks, k=min(items, len(picks))):
+                    events.append(Event(event_type="purchase", product=article, user=user,
+                                        order_ref=f"o{order}", quantity=qty, unit_price=article.price,
+                                        timestamp=when))
+    # the newest orders: a holdout for the retrain
+    for k in range(12):
+        user = users["regular"][k % per_kind]
+        order += 1
+        for article in rng.sample(shelf["shelf 0"], k=3):
+            events.append(Event(event_type="purchase", product=article, user=user, order_ref=f"o{order}",
+                                quantity=1, unit_price=article.price, timestamp=end + timedelta(minutes=k)))
+    Event.objects.bulk_create(events)
+    return users
+
+
+def retrain(params=None):
+    version = training.create_version(params=params or BASELINES)
+    return training.run_training(version.pk)
+
+
+def members(version):
+    return dict(ShopperSegment.objects.filter(version=version).values_list("subject", "segment_id"))
+
+
+def test_a_retrain_groups_the_shoppers_and_the_profiles_match_direct_counts(django_user_model):
+    users = make_segment_shop(django_user_model)
+    version = retrain()
+    assert version.status == "active", version.log
+    summary = version.segmentation
+    assert "skipped" not in summary, summary
+    assert summary["shoppers"] == 60 and 3 <= summary["k"] <= 12
+    assert set(summary["silhouette"]) == {str(k) for k in range(3, 13)}
+    assert "model vectors" not in summary["features"]  # a baselines-only run has no model
+    assert summary["previous_version"] is None
+    profiles = list(SegmentProfile.objects.filter(version=version).order_by("position"))
+    assert len(profiles) == summary["k"]
+    assert sum(p.shoppers for p in profiles) == 60
+    membership = members(version)
+    assert len(membership) == 60
+    # the three kinds are far apart: no segment mixes them (a kind may split, by category mix)
+    kinds = defaultdict(set)
+    for kind, group in users.items():
+        for u in group:
+            kinds[membership[pseudonym(f"u:{u.pk}")]].add(kind)
+    assert all(len(k) == 1 for k in kinds.values()), kinds
+    total = sum(e.quantity * e.unit_price for e in Event.objects.filter(event_type="purchase"))
+    for p in profiles:
+        mine = [e for e in Event.objects.filter(event_type="purchase")
+                if membership[pseudonym(f"u:{e.user_id}")] == p.segment_id]
+        revenue = sum((e.quantity * e.unit_price for e in mine), Decimal(0))
+        orders = len({e.order_ref for e in mine})
+        shoppers = len({e.user_id for e in mine})
+        assert p.shoppers == shoppers == p.profile["shoppers"]
+        assert p.profile["orders"] == orders
+        assert p.profile["revenue"] == pytest.approx(float(revenue), abs=0.01)
+        assert p.profile["revenue_share"] == pytest.approx(float(revenue / total), abs=1e-4)
+        assert p.profile["aov"] == pytest.approx(float(revenue) / orders, abs=0.01)
+        lines = sorted(mine, key=lambda e: (e.timestamp, e.order_ref))
+        seen, repeats = set(), 0
+        first_order = {}
+        for e in lines:
+            pair = (e.user_id, e.product_id)
+            if pair in seen and first_order[pair] != e.order_ref:
+                repeats += 1
+            first_order.setdefault(pair, e.order_ref)
+            seen.add(pair)
+        assert p.profile["repeat_share"] == pytest.approx(repeats / len(mine), abs=1e-4)
+    regulars = next(p for p in profiles if p.segment_id == membership[pseudonym(f"u:{users['regular'][0].pk}")])
+    assert regulars.profile["top_categories"][0][0] == "shelf 0"
+    assert regulars.segment.name.startswith("Recent regulars"), regulars.segment.name
+    assert "segments of 60 shoppers" in version.log
+
+
+def test_a_retrain_on_the_same_shoppers_keeps_segments_names_and_rules(django_user_model):
+    make_segment_shop(django_user_model)
+    first = retrain()
+    segment = SegmentProfile.objects.filter(version=first).order_by("position").first().segment
+    segment.name = "Our best customers"
+    segment.name_edited = True
+    segment.save()
+    article = Article.objects.order_by("ean").first()
+    BundleRule.objects.create(product=article, companion=Article.objects.order_by("ean")[1],
+                              kind="pin", segment=segment)
+    before = set(Segment.objects.values_list("pk", flat=True))
+    second = retrain()
+    summary = second.segmentation
+    assert summary["previous_version"] == first.pk
+    assert summary["carried_over"] == summary["k"] == first.segmentation["k"]
+    assert summary["common"] == 60 and summary["moved"] == 0
+    assert set(SegmentProfile.objects.filter(version=second).values_list("segment_id", flat=True)) == before
+    segment.refresh_from_db()
+    assert segment.name == "Our best customers"
+    assert BundleRule.objects.get().segment_id == segment.pk
+    # memberships are kept for the new version, the serving one and the newest other, no more
+    third = retrain()
+    fourth = retrain()
+    active = ModelVersion.objects.get(status="active")
+    kept = set(ShopperSegment.objects.values_list("version_id", flat=True).distinct())
+    assert kept == {fourth.pk, active.pk, third.pk} and len(kept) <= 3
+
+
+def _in_segment(users, version):
+    membership = members(version)
+    return {kind: membership[pseudonym(f"u:{group[0].pk}")] for kind, group in users.items()}
+
+
+def test_segment_rules_and_cap_apply_to_that_segment_only_without_a_query(django_user_model):
+    users = make_segment_shop(django_user_model)
+    version = retrain()
+    seg = _in_segment(users, version)
+    articles = list(Article.objects.order_by("ean"))
+    cart, companion = articles[0], articles[23]
+    regular, once = users["regular"][0], users["once"][0]
+
+    def items(user):
+        return [i.product_id for i in get_bundle([cart.pk], user=user, size=3, use_cache=False).items]
+
+    assert companion.pk not in items(regular)
+    BundleRule.objects.create(product=cart, companion=companion, kind="pin", segment_id=seg["regular"])
+    serving_state.check_now()
+    assert items(regular)[0] == companion.pk  # pinned for the regulars' segment
+    assert companion.pk not in items(once)  # not for another segment
+    blocked = items(once)[0]
+    BundleRule.objects.create(product=cart, companion_id=blocked, kind="block", segment_id=seg["once"])
+    serving_state.check_now()
+    assert blocked not in items(once)
+    # the segment lookup is in memory: a shopper in a segment costs the queries of one in none
+    stranger = django_user_model.objects.create_user("stranger")
+    get_bundle([cart.pk], user=stranger, size=3, use_cache=False)
+    with CaptureQueriesContext(connection) as plain:
+        get_bundle([cart.pk], user=stranger, size=3, use_cache=False)
+    with CaptureQueriesContext(connection) as segmented:
+        get_bundle([cart.pk], user=once, size=3, use_cache=False)
+    assert len(segmented) == len(plain)
+
+
+def test_a_segments_own_category_cap(django_user_model):
+    users = make_segment_shop(django_user_model)
+    version = retrain()
+    seg = _in_segment(users, version)
+    cart = Article.objects.order_by("ean").first()
+    big = users["big"][0]
+
+    def shelves():
+        bundle = get_bundle([cart.pk], user=big, size=4, use_cache=False)
+        return [Article.objects.get(pk=i.product_id).shelf for i in bundle.items]
+
+    with recommender_settings(CATEGORY_CAP=1):
+        capped = shelves()
+        assert len(capped) == len(set(capped))
+        Segment.objects.filter(pk=seg["big"]).update(category_cap=3)
+        serving_state.check_now()
+        loose = shelves()
+        assert max(loose.count(s) for s in set(loose)) > 1
+
+
+def test_the_template_tag_names_the_shoppers_segment(django_user_model):
+    users = make_segment_shop(django_user_model)
+    version = retrain()
+    seg = _in_segment(users, version)
+    template = Template("{% load cart_recommender_tags %}{% cart_recommender_segment as s %}"
+                        "[{{ s.id }}|{{ s.name }}]")
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    request.user = users["big"][0]
+    name = Segment.objects.get(pk=seg["big"]).name
+    assert template.render(Context({"request": request})) == f"[{seg['big']}|{name}]"
+    request.user = django_user_model.objects.create_user("newcomer")
+    assert template.render(Context({"request": request})) == "[|]"
+
+
+def test_erasure_removes_the_shoppers_memberships(django_user_model):
+    users = make_segment_shop(django_user_model)
+    version = retrain()
+    user = users["regular"][3]
+    key = f"u:{user.pk}"
+    assert serving_state.get_state().segments.of(key) is not None
+    forget_shopper(user=user)
+    assert not ShopperSegment.objects.filter(subject=pseudonym(key)).exists()
+    assert ShopperSegment.objects.filter(version=version).count() == 59
+    serving_state.check_now()
+    assert serving_state.get_state().segments.of(key) is None
+
+
+def test_too_few_shoppers_get_no_segments_and_say_why():
+    make_articles(24)
+    from tests.training_data import make_orders
+
+    make_orders(60)
+    version = retrain()
+    assert version.status == "active"
+    assert "segments need at least 50" in version.segmentation["skipped"]
+    assert not SegmentProfile.objects.exists()
+
+
+def test_admin_overview_and_segment_page(django_user_model, admin_client):
+    make_segment_shop(django_user_model)
+    version = retrain()
+    response = admin_client.get("/admin/cart_recommender/segment/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count('class="cr-bar"') >= 3 * version.segmentation["k"]
+    for p in SegmentProfile.objects.filter(version=version):
+        assert p.segment.name in html
+    segment = SegmentProfile.objects.filter(version=version).first().segment
+    page = admin_client.get(f"/admin/cart_recommender/segment/{segment.pk}/change/")
+    body = page.content.decode()
+    assert page.status_code == 200 and 'id="cr-segment-profile"' in body and 'id="cr-top-products"' in body
+    saved = admin_client.post(f"/admin/cart_recommender/segment/{segment.pk}/change/",
+                              {"name": "Weekend bakers", "category_cap": "2", "note": ""})
+    assert saved.status_code == 302
+    segment.refresh_from_db()
+    assert segment.name == "Weekend bakers" and segment.name_edited and segment.category_cap == 2
+    assert admin_client.get("/admin/cart_recommender/segment/add/").status_code == 403
