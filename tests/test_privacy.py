@@ -139,7 +139,7 @@ def test_no_bundle_cached_before_an_erasure_is_served_after_it():
     # plant a marker in the entry the app would read for ann's next request
     token = serving_state.get_state().token
     cart = bundle_module.Cart.of(["TEA"])
-    key = bundle_module._cache_key(token, app_settings.BUNDLE_SIZE, shopper.key, cart, 0)
+    key = bundle_module._cache_key(token, app_settings.BUNDLE_SIZE, shopper.key, cart, 0, None)
     marked = get_bundle(["CAKE"], use_cache=False)
     bundle_module.get_cache().set(key, marked.to_json(), 300)
     assert get_bundle(["TEA"], shopper=shopper).product_ids == marked.product_ids  # a cache hit

@@ -48,8 +48,9 @@ def test_the_state_is_rechecked_only_every_model_check_seconds(django_assert_num
     with django_assert_num_queries(0):
         for _ in range(5):
             serving_state.get_state()
-    # active version, latest activation, latest erasure, rules, the running A/B test's arms
-    with recommender_settings(MODEL_CHECK_SECONDS=0), django_assert_num_queries(5):
+    # active version, latest activation, latest erasure, rules, segments (names and caps),
+    # the running A/B test's arms
+    with recommender_settings(MODEL_CHECK_SECONDS=0), django_assert_num_queries(6):
         serving_state.get_state()
 
 

@@ -124,7 +124,8 @@ def test_a_retrain_groups_the_shoppers_and_the_profiles_match_direct_counts(djan
             first_order.setdefault(pair, e.order_ref)
             seen.add(pair)
         assert p.profile["repeat_share"] == pytest.approx(repeats / len(mine), abs=1e-4)
-    regulars = next(p for p in profiles if p.segment_id == membership[pseudonym(f"u:{users['regular'][0].pk}")])
+    first_regular = membership[pseudonym(f"u:{users['regular'][0].pk}")]
+    regulars = next(p for p in profiles if p.segment_id == first_regular)
     assert regulars.profile["top_categories"][0][0] == "shelf 0"
     assert regulars.segment.name.startswith("Recent regulars"), regulars.segment.name
     assert "segments of 60 shoppers" in version.log
@@ -241,6 +242,15 @@ def test_erasure_removes_the_shoppers_memberships(django_user_model):
     assert serving_state.get_state().segments.of(key) is None
 
 
+@pytest.mark.slow
+def test_with_a_trained_model_its_shopper_vectors_are_features_too(django_user_model):
+    make_segment_shop(django_user_model)
+    version = retrain({"max_epochs": 1, "time_budget_s": 60, "dim": 16, "batch_size": 64})
+    assert version.status in ("active", "ready"), version.log
+    assert version.segmentation["features"][-1] == "model vectors", version.segmentation
+    assert ShopperSegment.objects.filter(version=version).count() == 60
+
+
 def test_too_few_shoppers_get_no_segments_and_say_why():
     make_articles(24)
     from tests.training_data import make_orders
@@ -271,3 +281,49 @@ def test_admin_overview_and_segment_page(django_user_model, admin_client):
     segment.refresh_from_db()
     assert segment.name == "Weekend bakers" and segment.name_edited and segment.category_cap == 2
     assert admin_client.get("/admin/cart_recommender/segment/add/").status_code == 403
+    # the version page lists its segments; a second run says how many shoppers moved
+    again = retrain()
+    page = admin_client.get(f"/admin/cart_recommender/modelversion/{again.pk}/change/").content.decode()
+    assert 'id="cr-version-segment-table"' in page and "Weekend bakers" in page
+    assert f"carried over from v{version.pk}; 0 of the 60 shoppers" in page
+
+
+def test_an_ab_tests_results_for_one_segment(django_user_model, admin_client):
+    from django.utils import timezone
+
+    from cart_recommender.experiments.results import result
+    from cart_recommender.models import Experiment, ExperimentArm, ExperimentShopper
+
+    users = make_segment_shop(django_user_model)
+    version = retrain()
+    seg = _in_segment(users, version)
+    experiment = Experiment.objects.create(name="t", status="running", started_at=timezone.now(), min_days=0)
+    a = ExperimentArm.objects.create(experiment=experiment, name="A", kind="holdout", share=50, position=0)
+    b = ExperimentArm.objects.create(experiment=experiment, name="B", kind="baseline", scorer="popularity",
+                                     share=50, position=1)
+    rows = []
+    for kind, group in users.items():
+        for i, user in enumerate(group):
+            rows.append(ExperimentShopper(experiment=experiment, arm=a if i % 2 else b,
+                                          subject=pseudonym(f"u:{user.pk}"), orders=1 if kind == "big" else 0,
+                                          revenue=Decimal("10.00") if kind == "big" else 0,
+                                          bundles_shown=2, bundles_clicked=1 if kind == "big" else 0))
+    ExperimentShopper.objects.bulk_create(rows)
+    everyone = result(experiment)
+    assert [n.shoppers for n in everyone.arms] == [30, 30]
+    subjects = ShopperSegment.objects.filter(version=version, segment_id=seg["big"]).values("subject")
+    big_members = ShopperSegment.objects.filter(version=version, segment_id=seg["big"]).count()
+    only_big = result(experiment, subjects)
+    assert sum(n.shoppers for n in only_big.arms) == big_members
+    assert all(n.ordering == n.shoppers for n in only_big.arms)  # every big buyer ordered
+    assert sum(n.bundles_clicked for n in only_big.arms) == big_members
+    # the REST endpoint and the admin page take ?segment=
+    url = f"/recommender/api/experiments/{experiment.pk}/results/"
+    body = admin_client.get(url, {"segment": seg["big"]}).json()
+    assert body["segment"]["id"] == seg["big"]
+    assert sum(arm["shoppers"] for arm in body["arms"]) == big_members
+    assert admin_client.get(url, {"segment": "abc"}).status_code == 400
+    assert admin_client.get(url, {"segment": "999999"}).status_code == 400
+    page = admin_client.get(f"/admin/cart_recommender/experiment/{experiment.pk}/change/",
+                            {"segment": seg["big"]}).content.decode()
+    assert 'id="cr-segment-filter"' in page and 'id="cr-segment-note"' in page

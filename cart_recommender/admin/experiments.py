@@ -25,6 +25,7 @@ from cart_recommender.admin.performance import refresh_if_stale
 from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.experiments import lifecycle
 from cart_recommender.experiments.results import METRICS, result
+from cart_recommender.segments import reports
 from cart_recommender.models import Experiment, ExperimentArm
 from cart_recommender.performance import report
 
@@ -163,8 +164,15 @@ class ExperimentAdmin(admin.ModelAdmin):
                 extra["problems"] = lifecycle.problems(experiment)
             else:
                 refresh_if_stale()
-                res = result(experiment)
+                try:
+                    chosen, subjects = reports.current_segment(request.GET.get("segment"))
+                except ValueError as exc:
+                    messages.error(request, str(exc))
+                    chosen, subjects = None, None
+                res = result(experiment, subjects)
                 extra["result"] = res
+                extra["segment_filter"] = chosen
+                extra["segment_choices"] = reports.profiles(reports.current_version())
                 extra["metrics"] = METRICS
                 extra["rows"] = result_rows(res)
                 extra["arm_chart"] = arm_chart(experiment)

@@ -36,6 +36,7 @@ from cart_recommender.admin.common import (
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Activation, ModelVersion
 from cart_recommender.privacy.erasure import erased_shoppers, retrain_due_at
+from cart_recommender.segments import reports
 from cart_recommender.training import (
     TrainingInProgress,
     TrainingUnavailable,
@@ -197,6 +198,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                 "hr_chart": shown.hr_curve_chart(version),
                 "item_item": shown.item_item(version),
                 "repeat_mix": shown.repeat_mix(version),
+                "segment_rows": reports.profiles(version),
                 "erased": erased_shoppers(version),
                 "retrain_due": retrain_due_at(version),
                 "params": sorted((version.params or {}).items()),

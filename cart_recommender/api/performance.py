@@ -2,7 +2,8 @@
 
 ``GET performance/?days=30&served_by=12&experiment=3``  the funnel: totals, per day, per version
                                                        and scorer, per arm, top products
-``GET experiments/<id>/results/``                      each arm against the control, the verdict
+``GET experiments/<id>/results/?segment=4``            each arm against the control, the verdict
+                                                       (``segment``: only that segment's shoppers)
 
 For staff holding ``cart_recommender.view_bundleday`` (performance) or
 ``cart_recommender.view_experiment`` (results); authenticated like the ingest API. The numbers
@@ -26,6 +27,7 @@ from cart_recommender.api.schema import COMMON_ERRORS, DETAIL, VALIDATION_ERROR,
 from cart_recommender.experiments.results import result, to_dict
 from cart_recommender.models import Experiment
 from cart_recommender.performance import report
+from cart_recommender.segments import reports
 
 RANGES = (7, 30, 90, 365)
 ERRORS = {400: VALIDATION_ERROR, 401: DETAIL, 403: DETAIL, 404: DETAIL, **COMMON_ERRORS}
@@ -120,7 +122,9 @@ class ExperimentResultView(StaffView):
     @describe(
         operation_id="experiment_results",
         parameters=[
-            OpenApiParameter("experiment_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH)
+            OpenApiParameter("experiment_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH),
+            OpenApiParameter("segment", {"type": "integer", "minimum": 1}, OpenApiParameter.QUERY,
+                             description="Only the shoppers of this segment (current grouping)."),
         ],
         responses={200: OBJECT, **ERRORS},
         tags=["performance"],
@@ -131,4 +135,10 @@ class ExperimentResultView(StaffView):
         experiment = Experiment.objects.filter(pk=int(experiment_id)).first()
         if experiment is None:
             raise NotFound("No A/B test has this id.")
-        return Response(to_dict(result(experiment)))
+        try:
+            chosen, subjects = reports.current_segment(request.query_params.get("segment"))
+        except ValueError as exc:
+            raise ValidationError({"segment": [str(exc)]}) from None
+        body = to_dict(result(experiment, subjects))
+        body["segment"] = {"id": chosen.segment_id, "name": chosen.segment.name} if chosen else None
+        return Response(body)

@@ -87,14 +87,21 @@ def compare(
     )
 
 
-def arm_numbers(experiment: Experiment) -> list[ArmNumbers]:
-    """Each arm's totals, from the rollups (two grouped queries)."""
+def arm_numbers(experiment: Experiment, subjects: Any = None) -> list[ArmNumbers]:
+    """Each arm's totals, from the rollups (two grouped queries).
+
+    ``subjects``: only these shoppers (keyed hashes; a list or a subquery, e.g. one segment's
+    members). Bundles shown and clicked then come from those shoppers' own rows.
+    """
     arms = list(experiment.arms.select_related("version").order_by("position", "pk"))
     numbers = {a.pk: ArmNumbers(a) for a in arms}
     revenue = Cast("revenue", FloatField())
     credited = Cast("attributed_revenue", FloatField())
+    rows = ExperimentShopper.objects.filter(experiment=experiment)
+    if subjects is not None:
+        rows = rows.filter(subject__in=subjects)
     per_arm = (
-        ExperimentShopper.objects.filter(experiment=experiment)
+        rows
         .values("arm_id")
         .order_by()
         .annotate(
@@ -104,6 +111,8 @@ def arm_numbers(experiment: Experiment) -> list[ArmNumbers]:
             rev2=Sum(revenue * revenue),
             att=Sum(credited),
             att2=Sum(credited * credited),
+            shown=Sum("bundles_shown"),
+            clicked=Sum("bundles_clicked"),
         )
     )
     for g in per_arm:
@@ -113,6 +122,10 @@ def arm_numbers(experiment: Experiment) -> list[ArmNumbers]:
         n.shoppers, n.ordering = g["n"], g["ordering"]
         n.revenue = stats.Moments(g["n"], float(g["rev"] or 0), float(g["rev2"] or 0))
         n.attributed = stats.Moments(g["n"], float(g["att"] or 0), float(g["att2"] or 0))
+        if subjects is not None:
+            n.bundles_shown, n.bundles_clicked = g["shown"] or 0, g["clicked"] or 0
+    if subjects is not None:
+        return [numbers[a.pk] for a in arms]
     shown = (
         BundleDay.objects.filter(arm__experiment=experiment)
         .values("arm_id")
@@ -126,9 +139,9 @@ def arm_numbers(experiment: Experiment) -> list[ArmNumbers]:
     return [numbers[a.pk] for a in arms]
 
 
-def result(experiment: Experiment) -> Result:
-    """The test's result as the admin and the REST API show it."""
-    arms = arm_numbers(experiment)
+def result(experiment: Experiment, subjects: Any = None) -> Result:
+    """The test's result as the admin and the REST API show it (``subjects``: see :func:`arm_numbers`)."""
+    arms = arm_numbers(experiment, subjects)
     confidence = float(app_settings.EXPERIMENT_CONFIDENCE)
     others = max(1, len(arms) - 1)
     alpha = (1 - confidence) / others  # Bonferroni: each comparison at a stricter level

@@ -78,12 +78,13 @@ def compute_segments(version: ModelVersion, snap: Any, artifact: Path | None, *,
             model.shopper_vectors(histories, snap.until.timestamp()))
         used.append("model vectors")
     fixed = opts.get("count")
+    previous_version, previous, previous_k = _previous(version)
     grouping = ml.segment(features, seed=seed, k_min=int(opts.get("min") or 3),
-                          k_max=int(opts.get("max") or 12), k=int(fixed) if fixed else None)
+                          k_max=int(opts.get("max") or 12), k=int(fixed) if fixed else None,
+                          prefer_k=previous_k)
     keys = [events.shoppers[c] for c in features.codes]
     subjects = [shoppers.pseudonym(key) for key in keys]
     current = {subject: int(g) for subject, g in zip(subjects, grouping.labels, strict=True)}
-    previous_version, previous = _previous(version)
     matched = ml.match(previous, current)
     profiles = ml.profile(events, features, grouping.labels, grouping.k)
     figures = bundle_figures(dict(zip(keys, grouping.labels.tolist(), strict=True)), snap)
@@ -119,17 +120,20 @@ def _store_summary(version: ModelVersion, summary: dict[str, Any]) -> dict[str, 
     return summary
 
 
-def _previous(version: ModelVersion) -> tuple[int | None, dict[str, int]]:
-    """The version to match against (the active one, else the newest other with segments)."""
+def _previous(version: ModelVersion) -> tuple[int | None, dict[str, int], int | None]:
+    """The version to match against (the active one, else the newest other with segments):
+    its id, its memberships and its number of segments."""
     with_members = SegmentProfile.objects.exclude(version=version).values_list("version_id", flat=True)
     active = (ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE, pk__in=with_members)
               .order_by("-pk").values_list("pk", flat=True).first())
     chosen = active or (ModelVersion.objects.filter(pk__in=with_members).order_by("-pk")
                         .values_list("pk", flat=True).first())
     if chosen is None:
-        return None, {}
+        return None, {}, None
     rows = ShopperSegment.objects.filter(version_id=chosen).values_list("subject", "segment_id")
-    return chosen, dict(rows.iterator(chunk_size=20_000))
+    summary = ModelVersion.objects.filter(pk=chosen).values_list("segmentation", flat=True).first() or {}
+    k = summary.get("k") if isinstance(summary, dict) else None
+    return chosen, dict(rows.iterator(chunk_size=20_000)), int(k) if isinstance(k, int) else None
 
 
 def _store(version: ModelVersion, k: int, profiles: list[dict[str, Any]], matched: Mapping[int, int],

@@ -37,3 +37,20 @@ def history(segment: Segment) -> list[SegmentProfile]:
 def members(version: ModelVersion, segment: Segment | int) -> QuerySet[Any]:
     """The keyed hashes of a segment's shoppers in a version (a subquery for other tables)."""
     return ShopperSegment.objects.filter(version=version, segment=segment).values("subject")
+
+
+def current_segment(raw: Any) -> tuple[SegmentProfile | None, QuerySet[Any] | None]:
+    """The current grouping's segment named by ``raw`` (an id from a query string) and its
+    members; ``(None, None)`` for no filter (empty). Raises ValueError for an id that names no
+    segment of the current grouping."""
+    if raw in (None, ""):
+        return None, None
+    text = str(raw)
+    if not text.isdigit() or len(text) > 12:
+        raise ValueError("segment must be the id of a segment")
+    version = current_version()
+    row = (SegmentProfile.objects.filter(version=version, segment_id=int(text)).select_related("segment")
+           .first() if version is not None else None)
+    if row is None:
+        raise ValueError(f"no segment {text} in the current grouping")
+    return row, members(row.version, row.segment_id)

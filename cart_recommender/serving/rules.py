@@ -2,7 +2,7 @@
 every shopper or for one segment's, and a segment's own category cap.
 
 Staff keep :class:`~cart_recommender.models.BundleRule` rows in the admin; each web process
-reads all of them with the serving state (two queries every ``MODEL_CHECK_SECONDS``, see
+reads all of them with the serving state (one query every ``MODEL_CHECK_SECONDS``, see
 :mod:`cart_recommender.serving.state`) into a :class:`Rules` value, so applying them to a
 bundle costs dictionary lookups and no query.
 
@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from cart_recommender.models import BundleRule, Segment
+from cart_recommender.models import BundleRule
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,15 @@ class Rules:
         return self.caps.get(segment, default)
 
 
-def read_rules() -> Rules:
-    """Every rule and segment cap, in two queries; the digest changes whenever any of them does
-    (cache keys use it)."""
+def read_rules(caps: dict[int, int] | None = None) -> Rules:
+    """Every rule, in one query, with the segments' own category caps (``caps``: segment id ->
+    cap, as :func:`cart_recommender.serving.segments.read_segment_rows` reads them); the digest
+    changes whenever any of them does (cache keys use it)."""
     rows = sorted(
         (str(p), str(c), k, seg if seg is not None else -1)
         for p, c, k, seg in BundleRule.objects.values_list("product_id", "companion_id", "kind", "segment_id")
     )
-    caps = dict(Segment.objects.exclude(category_cap=None).order_by("pk").values_list("pk", "category_cap"))
+    caps = dict(sorted((caps or {}).items()))
     digest = hashlib.blake2b(digest_size=6)
     pins: dict[int, dict[str, list[str]]] = {}
     blocks: dict[int, dict[str, set[str]]] = {}

@@ -9,7 +9,7 @@ a visitor without consent (they are nobody).
 
 Example::
 
-    segments = read_segments(version_id=12)
+    segments = read_segments(12, names={3: "Recent regulars, big orders"})
     segments.of("u:42")      # Segment id, or None
     segments.name_of(3)      # "Recent regulars, big orders"
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cart_recommender import shoppers
-from cart_recommender.models import SegmentProfile, ShopperSegment
+from cart_recommender.models import Segment, ShopperSegment
 
 
 @dataclass(frozen=True)
@@ -73,21 +73,17 @@ class SegmentMap:
 EMPTY = SegmentMap()
 
 
-def segment_names(version_id: int | None) -> dict[int, str]:
-    """The names of a version's segments, by id (one small query: names change in the admin)."""
-    if version_id is None:
-        return {}
-    rows = SegmentProfile.objects.filter(version_id=version_id).values_list("segment_id", "segment__name")
-    return dict(rows)
+def read_segment_rows() -> dict[int, tuple[str, int | None]]:
+    """Every segment's name and own category cap, by id: one small query (staff edit both)."""
+    return {pk: (name, cap) for pk, name, cap in Segment.objects.values_list("pk", "name", "category_cap")}
 
 
-def read_segments(version_id: int | None) -> SegmentMap:
-    """The memberships and segment names of a version, in two queries (empty for none)."""
+def read_segments(version_id: int | None, names: dict[int, str]) -> SegmentMap:
+    """The memberships of a version, in one query (empty for none), with the segments' names."""
     if version_id is None:
         return EMPTY
     rows = ShopperSegment.objects.filter(version_id=version_id).values_list("subject", "segment_id")
     pairs = [(_prefix(subject), seg) for subject, seg in rows.iterator(chunk_size=20_000)]
-    names = segment_names(version_id)
     if not pairs:
         return SegmentMap(version_id=version_id, names=names)
     hashes = np.fromiter((p for p, _ in pairs), np.uint64, len(pairs))

@@ -4,7 +4,7 @@ Every process holds one :class:`ServingState`: the active version's NumPy servin
 :mod:`cart_recommender.ml.serving`; no Keras in the web process), the merchant's bundle rules
 and a ``token`` naming both, used in cache keys. A process notices another active version
 within ``MODEL_CHECK_SECONDS``: the first request after that interval runs a few small queries
-(active version, latest activation, latest erasure, rules and segment caps, segment names, the
+(active version, latest activation, latest erasure, rules, segments' names and caps, the
 running A/B test's arms) and loads the new artifacts if they changed, and the version's shopper
 segments (:mod:`.segments`) when the version or the erasures changed; a new erasure changes the
 token, so no bundle cached before it is served again. In the process that activates, the
@@ -36,7 +36,7 @@ from cart_recommender.registry import artifacts
 from cart_recommender.serving import arms
 from cart_recommender.serving.candidates import CandidateTable
 from cart_recommender.serving.rules import Rules, read_rules
-from cart_recommender.serving.segments import EMPTY, SegmentMap, read_segments, segment_names
+from cart_recommender.serving.segments import EMPTY, SegmentMap, read_segment_rows, read_segments
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,9 @@ class _Holder:
         activation = Activation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         # bundles cached before an erasure may hold the erased shopper's history: a new token
         erased = Erasure.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        rules = read_rules()
+        segment_rows = read_segment_rows()
+        rules = read_rules({pk: cap for pk, (_name, cap) in segment_rows.items() if cap is not None})
+        names = {pk: name for pk, (name, _cap) in segment_rows.items()}
         version_id, method = active if active else (None, "")
         model = old.model if version_id == old.version_id else None
         if version_id is not None and model is None and self.failed_version != version_id:
@@ -128,9 +130,9 @@ class _Holder:
             table.start_filling()
         plan = self._plan(arms.running_arms(), version_id, model, method, rules, table)
         if version_id == old.segments.version_id and erased == old.erased:
-            segments = replace(old.segments, names=segment_names(version_id))
+            segments = replace(old.segments, names=names)
         else:
-            segments = read_segments(version_id)
+            segments = read_segments(version_id, names)
         return ServingState(
             segments=segments,
             erased=erased,
