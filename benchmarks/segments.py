@@ -119,7 +119,8 @@ def table(results: list[dict]) -> str:
                      f"{100 * r['other_seed_kept_share']:.1f}% of shoppers in the matched segment; "
                      f"keeping the previous k as a retrain does: k = {r['other_seed_prefer_k']}, "
                      f"{100 * r['other_seed_prefer_kept_share']:.1f}%")
-        lines.append(f"  {'segment':58} {'shoppers':>8} {'revenue':>8} {'AOV':>8} {'orders':>7} {'repeat':>7}")
+        head = f"  {'segment':58} {'shoppers':>8} {'revenue':>8} {'AOV':>8} {'orders':>7} {'repeat':>7}"
+        lines.append(head)
         for s in r["segments"]:
             lines.append(f"  {s['name'][:58]:58} {s['shoppers']:8,} {100 * s['revenue_share']:7.1f}% "
                          f"{s['aov']:8.2f} {s['orders_per_shopper']:7.1f} {100 * s['repeat_share']:6.0f}%")

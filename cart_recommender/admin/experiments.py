@@ -25,9 +25,9 @@ from cart_recommender.admin.performance import refresh_if_stale
 from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.experiments import lifecycle
 from cart_recommender.experiments.results import METRICS, result
-from cart_recommender.segments import reports
 from cart_recommender.models import Experiment, ExperimentArm
 from cart_recommender.performance import report
+from cart_recommender.segments import reports
 
 
 class ArmInline(admin.TabularInline):
