@@ -98,6 +98,10 @@ class Event(models.Model):
         "ExperimentArm", verbose_name=_("experiment arm"), null=True, blank=True,
         on_delete=models.SET_NULL, related_name="+", db_index=False,  # partial index below
     )
+    segment = models.PositiveIntegerField(
+        _("shopper segment"), null=True, blank=True,
+        help_text=_("The segment id of the shopper the bundle was served to, as its bundle id says."),
+    )
 
     objects = EventQuerySet.as_manager()
 
@@ -544,7 +548,8 @@ class ExperimentArm(models.Model):
 
 
 class BundleDay(models.Model):
-    """Rollup: one day of bundles of one serving version, scorer and arm (see :mod:`.performance`).
+    """Rollup: one day of bundles of one serving version, scorer, arm and shopper segment (see
+    :mod:`.performance`).
 
     Counts only, nobody's identity: the dashboard reads these rows, never the events.
     """
@@ -556,6 +561,7 @@ class BundleDay(models.Model):
         ExperimentArm, verbose_name=_("arm"), null=True, blank=True, on_delete=models.CASCADE,
         related_name="+",
     )
+    segment = models.PositiveIntegerField(_("shopper segment"), null=True, blank=True)
     bundles_shown = models.PositiveIntegerField(_("bundles shown"), default=0)
     items_shown = models.PositiveIntegerField(_("items shown"), default=0)
     bundles_clicked = models.PositiveIntegerField(_("bundles clicked"), default=0)
@@ -577,7 +583,7 @@ class BundleDay(models.Model):
 
 
 class ProductDay(models.Model):
-    """Rollup: what one product earned through bundles on one day, per version, scorer and arm."""
+    """Rollup: what one product earned through bundles on one day, per version, scorer, arm, segment."""
 
     day = models.DateField(_("day"), db_index=True)
     product = models.ForeignKey(
@@ -589,6 +595,7 @@ class ProductDay(models.Model):
         ExperimentArm, verbose_name=_("arm"), null=True, blank=True, on_delete=models.CASCADE,
         related_name="+",
     )
+    segment = models.PositiveIntegerField(_("shopper segment"), null=True, blank=True)
     items_shown = models.PositiveIntegerField(_("times shown"), default=0)
     add_to_carts = models.PositiveIntegerField(_("add-to-carts"), default=0)
     units = models.PositiveIntegerField(_("units bought"), default=0)

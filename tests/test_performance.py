@@ -58,14 +58,16 @@ def later(product, when, kind="purchase", **fields):
 
 
 def test_a_bundle_id_names_version_scorer_and_arm_and_cannot_be_forged():
-    tag = tags.new_tag("12", "model", 4)
-    assert tags.parse(tag.bundle_id) == tag
+    tag = tags.new_tag("12", "model", 4, segment=3)
+    assert tags.parse(tag.bundle_id) == tag and tag.segment == 3
     assert tags.parse(tags.new_tag("baseline", "copurchase", None).bundle_id).served_by == "baseline"
     assert tags.new_tag("12", "model", 4).bundle_id != tag.bundle_id  # every rendering is new
-    nonce, label, code, arm, sig = tag.bundle_id.split(".")
+    nonce, label, code, arm, segment, sig = tag.bundle_id.split(".")
     for forged in (
-        f"{nonce}.13.{code}.{arm}.{sig}",
-        f"{nonce}.{label}.{code}.5.{sig}",
+        f"{nonce}.13.{code}.{arm}.{segment}.{sig}",
+        f"{nonce}.{label}.{code}.5.{segment}.{sig}",
+        f"{nonce}.{label}.{code}.{arm}.4.{sig}",
+        f"{nonce}.{label}.{code}.{arm}.{sig}",
         "x" * 80,
         12,
         None,

@@ -327,3 +327,42 @@ def test_an_ab_tests_results_for_one_segment(django_user_model, admin_client):
     page = admin_client.get(f"/admin/cart_recommender/experiment/{experiment.pk}/change/",
                             {"segment": seg["big"]}).content.decode()
     assert 'id="cr-segment-filter"' in page and 'id="cr-segment-note"' in page
+
+
+def test_the_dashboard_and_its_api_filter_by_the_segment_a_bundle_was_served_to(django_user_model,
+                                                                                   admin_client):
+    from django.utils import timezone
+
+    from cart_recommender.events.recording import record_event
+    from cart_recommender.performance import report, rollups, tags
+
+    users = make_segment_shop(django_user_model)
+    version = retrain()
+    seg = _in_segment(users, version)
+    big = users["big"][0]
+    cart = Article.objects.order_by("ean").first()
+    bundle = get_bundle([cart.pk], user=big, size=3, use_cache=False)
+    assert tags.parse(bundle.bundle_id).segment == seg["big"]
+    shown = Article.objects.get(pk=bundle.items[0].product_id)
+    request = RequestFactory().get("/")
+    request.session = SessionStore()
+    request.user = big
+    record_event(request, "bundle_impression", shown, bundle_id=bundle.bundle_id)
+    bought = record_event(request, "purchase", shown, order_ref="through-bundle", unit_price=shown.price,
+                          timestamp=timezone.now() + timedelta(minutes=1))
+    assert (bought.bundle_id, bought.segment) == (bundle.bundle_id, seg["big"])
+    rollups.update()
+    today = timezone.localdate()
+    mine = report.totals(report.Period(today, today, segment=seg["big"]))
+    theirs = report.totals(report.Period(today, today, segment=seg["once"]))
+    assert (mine.bundles_shown, mine.orders, mine.revenue) == (1, 1, shown.price)
+    assert (theirs.bundles_shown, theirs.orders) == (0, 0)
+    body = admin_client.get("/recommender/api/performance/", {"days": "7", "segment": seg["big"]}).json()
+    assert body["totals"]["orders"] == 1
+    assert admin_client.get("/recommender/api/performance/", {"segment": "x"}).status_code == 400
+    page = admin_client.get("/admin/cart_recommender/bundleday/", {"segment": seg["once"]}).content.decode()
+    assert 'id="cr-segment-select"' in page
+    # an id made before segments existed still parses, with no segment
+    old = "k3Jx9aQ2.12.m.4"
+    legacy = tags.parse(f"{old}.{tags._sign(old)}")
+    assert (legacy.served_by, legacy.arm_id, legacy.segment) == ("12", 4, None)

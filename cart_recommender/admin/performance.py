@@ -29,6 +29,7 @@ from cart_recommender.admin.plots import Series, line_chart
 from cart_recommender.conf import app_settings
 from cart_recommender.models import Experiment
 from cart_recommender.performance import report, rollups
+from cart_recommender.segments import reports
 
 #: Day ranges the dashboard offers.
 RANGES = {"7": 7, "30": 30, "90": 90, "365": 365}
@@ -56,9 +57,13 @@ def period_of(params: Any) -> report.Period:
     served_by = str(params.get("served_by", ""))[:20]
     experiment = params.get("experiment")
     experiment_id = int(experiment) if isinstance(experiment, str) and experiment.isdigit() else None
+    segment = params.get("segment")
+    segment_id = (int(segment) if isinstance(segment, str) and segment.isdigit() and len(segment) < 10
+                  else None)
     end = timezone.localdate()
     return report.Period(
-        end - timedelta(days=days - 1), end, served_by=served_by, experiment_id=experiment_id
+        end - timedelta(days=days - 1), end, served_by=served_by, experiment_id=experiment_id,
+        segment=segment_id,
     )
 
 
@@ -163,6 +168,7 @@ class BundlePerformanceAdmin(ReadOnlyAdmin):
             "days_asked": str((period.end - period.start).days + 1),
             "servers": report.servers(period),
             "experiments": experiments,
+            "segments": [(r.segment_id, r.segment.name) for r in reports.profiles(reports.current_version())],
             "totals": report.totals(period),
             "by_server": report.by_server(period),
             "by_arm": report.by_arm(period),

@@ -1,7 +1,7 @@
 """Staff endpoints with the dashboard's numbers: what bundles earned, and an A/B test's result.
 
-``GET performance/?days=30&served_by=12&experiment=3``  the funnel: totals, per day, per version
-                                                       and scorer, per arm, top products
+``GET performance/?days=30&served_by=12&experiment=3&segment=4``  the funnel: totals, per day,
+                                                       per version and scorer, per arm, top products
 ``GET experiments/<id>/results/?segment=4``            each arm against the control, the verdict
                                                        (``segment``: only that segment's shoppers)
 
@@ -43,7 +43,7 @@ class StaffView(AppAPIView):
 
 
 def _period(params: Any) -> report.Period:
-    unknown = set(params) - {"days", "served_by", "experiment"}
+    unknown = set(params) - {"days", "served_by", "experiment", "segment"}
     if unknown:
         raise ValidationError({"detail": f"Unknown parameter(s): {', '.join(sorted(unknown))[:200]}."})
     raw = params.get("days", "30")
@@ -60,7 +60,14 @@ def _period(params: Any) -> report.Period:
         experiment_id = int(experiment)
         if not Experiment.objects.filter(pk=experiment_id).exists():
             raise NotFound("No A/B test has this id.")
-    return report.Period.last_days(int(raw), served_by=served_by, experiment_id=experiment_id)
+    segment = params.get("segment")
+    segment_id = None
+    if segment is not None:
+        if not segment.isdigit() or len(segment) > 9:
+            raise ValidationError({"segment": ["segment is a shopper segment's id."]})
+        segment_id = int(segment)
+    return report.Period.last_days(int(raw), served_by=served_by, experiment_id=experiment_id,
+                                   segment=segment_id)
 
 
 class PerformanceView(StaffView):
@@ -83,6 +90,11 @@ class PerformanceView(StaffView):
                 "experiment",
                 {"type": "integer", "minimum": 1},
                 description="Only the bundles of one A/B test.",
+            ),
+            OpenApiParameter(
+                "segment",
+                {"type": "integer", "minimum": 1},
+                description="Only the bundles served to one shopper segment's shoppers.",
             ),
         ],
         responses={200: OBJECT, **ERRORS},

@@ -313,7 +313,7 @@ class EventImporter:
         return [
             row if credit is None else row._replace(
                 bundle_id=credit.bundle_id, served_by=credit.served_by, scorer=credit.scorer,
-                arm=credit.arm_id)
+                arm=credit.arm_id, segment=credit.segment)
             for row, credit in zip(rows, credits, strict=True)
         ]
 

@@ -42,9 +42,10 @@ class EventRecord(NamedTuple):
     served_by: str = ""
     scorer: str = ""
     arm: int | None = None
+    segment: int | None = None
 
 
-#: Rows per multi-row INSERT: 15 parameters a row stays below every backend's limit
+#: Rows per multi-row INSERT: 16 parameters a row stays below every backend's limit
 #: (PostgreSQL 65,535; SQLite 32,766 since 3.32).
 ROWS_PER_STATEMENT = 1000
 #: Page cache (KiB) an import asks SQLite for; see :meth:`EventRowWriter.tune_connection`.
@@ -103,6 +104,7 @@ class EventRowWriter:
             row.event_type, product, row.user, row.shopper_ref, row.session_key, row.order_ref,
             row.quantity, None if price is None else self._adapt_decimal(price, 12, 2),
             adapted, row.source, row.idempotency_key, row.bundle_id, row.served_by, row.scorer, row.arm,
+            row.segment,
         )
 
     def tune_connection(self) -> None:

@@ -124,4 +124,5 @@ def _record(event: Event) -> EventRecord:
         quantity=event.quantity, unit_price=event.unit_price, timestamp=event.timestamp,
         source=event.source, idempotency_key=event.idempotency_key or None,
         bundle_id=event.bundle_id, served_by=event.served_by, scorer=event.scorer, arm=event.arm_id,
+        segment=event.segment,
     )

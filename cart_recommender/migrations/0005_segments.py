@@ -1,4 +1,5 @@
-# Shopper segments (ml.segments): Segment, SegmentProfile, ShopperSegment, and rules scoped to a segment.
+# Shopper segments (ml.segments): Segment, SegmentProfile, ShopperSegment, rules scoped to a segment,
+# and the segment a bundle was served to on events and rollups.
 
 import django.db.models.deletion
 from django.conf import settings
@@ -59,9 +60,24 @@ class Migration(migrations.Migration):
             name='cart_recommender_rule_unique_pair',
         ),
         migrations.AddField(
+            model_name='bundleday',
+            name='segment',
+            field=models.PositiveIntegerField(blank=True, null=True, verbose_name='shopper segment'),
+        ),
+        migrations.AddField(
+            model_name='event',
+            name='segment',
+            field=models.PositiveIntegerField(blank=True, help_text='The segment id of the shopper the bundle was served to, as its bundle id says.', null=True, verbose_name='shopper segment'),
+        ),
+        migrations.AddField(
             model_name='modelversion',
             name='segmentation',
             field=models.JSONField(blank=True, default=dict, help_text='How this run grouped the shoppers: k, the silhouette per k tried, how many shoppers moved segment since the previous run.', verbose_name='segments'),
+        ),
+        migrations.AddField(
+            model_name='productday',
+            name='segment',
+            field=models.PositiveIntegerField(blank=True, null=True, verbose_name='shopper segment'),
         ),
         migrations.AddField(
             model_name='bundlerule',

@@ -44,6 +44,7 @@ class Credit(NamedTuple):
     served_by: str
     scorer: str
     arm_id: int | None
+    segment: int | None
 
 
 class Row(NamedTuple):
@@ -67,11 +68,12 @@ def tag_touch(event: Event, bundle_id: str) -> bool:
     tag = tags.parse(bundle_id)
     if tag is None:
         return False
-    event.bundle_id, event.served_by, event.scorer, event.arm_id = (
+    event.bundle_id, event.served_by, event.scorer, event.arm_id, event.segment = (
         tag.bundle_id,
         tag.served_by,
         tag.scorer,
         tag.arm_id,
+        tag.segment,
     )
     return True
 
@@ -87,7 +89,7 @@ def attribute(events: Sequence[Event]) -> int:
     credits = credit_rows(rows)
     for event, credit in zip(events, credits, strict=True):
         if credit is not None:
-            event.bundle_id, event.served_by, event.scorer, event.arm_id = credit
+            event.bundle_id, event.served_by, event.scorer, event.arm_id, event.segment = credit
     return sum(c is not None for c in credits)
 
 
@@ -162,6 +164,7 @@ def _touches(rows: Sequence[Row]) -> dict[tuple[str, str, Any], list[tuple[Any, 
                 "served_by",
                 "scorer",
                 "arm_id",
+                "segment",
             )
         )
         for product, user, ref, session, when, pk, *credit in qs:
@@ -201,7 +204,7 @@ def _sales(rows: Sequence[Row]) -> dict[tuple[str, str], Credit]:
             Event.objects.filter(event_type=EventType.PURCHASE, order_ref__in=orders[start : start + _CHUNK])
             .exclude(bundle_id="")
             .order_by("timestamp", "pk")
-            .values_list("order_ref", "product_id", "bundle_id", "served_by", "scorer", "arm_id")
+            .values_list("order_ref", "product_id", "bundle_id", "served_by", "scorer", "arm_id", "segment")
         )
         for order, product, *credit in qs:
             out[(order, str(product))] = Credit(*credit)

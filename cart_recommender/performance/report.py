@@ -107,6 +107,7 @@ class Period:
     served_by: str = ""
     arm_id: int | None = None
     experiment_id: int | None = None
+    segment: int | None = None  # bundles served to this segment's shoppers only
 
     @classmethod
     def last_days(cls, days: int, **filters: Any) -> Period:
@@ -124,6 +125,8 @@ class Period:
             qs = qs.filter(arm_id=self.arm_id)
         if self.experiment_id is not None:
             qs = qs.filter(arm__experiment_id=self.experiment_id)
+        if self.segment is not None:
+            qs = qs.filter(segment=self.segment)
         return qs.order_by()
 
 

@@ -1,4 +1,5 @@
-"""Rollups: what bundles did, per day, version, scorer and arm, kept up to date incrementally.
+"""Rollups: what bundles did, per day, version, scorer, arm and shopper segment, kept up to date
+incrementally.
 
 The dashboard and the A/B results read these rows, never the events table. :func:`update`
 (the ``update_performance`` task; the dashboard also counts a small backlog itself when the rows
@@ -144,23 +145,23 @@ def rebuild_day(day: date) -> int:
     events = Event.objects.filter(timestamp__gte=start, timestamp__lt=end).exclude(bundle_id="").order_by()
     BundleDay.objects.filter(day=day).delete()
     ProductDay.objects.filter(day=day).delete()
-    rows: dict[tuple[str, str, Any], BundleDay] = {}
+    rows: dict[tuple[str, str, Any, Any], BundleDay] = {}
 
-    def row(served_by: str, scorer: str, arm: Any) -> BundleDay:
-        key = (served_by, scorer, arm)
+    def row(served_by: str, scorer: str, arm: Any, segment: Any) -> BundleDay:
+        key = (served_by, scorer, arm, segment)
         if key not in rows:
-            rows[key] = BundleDay(day=day, served_by=served_by, scorer=scorer, arm_id=arm)
+            rows[key] = BundleDay(day=day, served_by=served_by, scorer=scorer, arm_id=arm, segment=segment)
         return rows[key]
 
     grouped = (
         events.filter(event_type__in=(*TOUCHES, *ATTRIBUTED))
-        .values("served_by", "scorer", "arm_id", "event_type")
+        .values("served_by", "scorer", "arm_id", "segment", "event_type")
         .annotate(
             n=Count("pk"), bundles=Count("bundle_id", distinct=True), units=Sum("quantity"), money=Sum(_LINE)
         )
     )
     for g in grouped:
-        r = row(g["served_by"], g["scorer"], g["arm_id"])
+        r = row(g["served_by"], g["scorer"], g["arm_id"], g["segment"])
         kind = g["event_type"]
         if kind == EventType.BUNDLE_IMPRESSION:
             r.items_shown, r.bundles_shown = g["n"], g["bundles"]
@@ -177,16 +178,16 @@ def rebuild_day(day: date) -> int:
     # orders: distinct order references (a purchase without one is an order of its own)
     orders = (
         events.filter(event_type=EventType.PURCHASE)
-        .values("served_by", "scorer", "arm_id")
+        .values("served_by", "scorer", "arm_id", "segment")
         .annotate(
             named=Count("order_ref", distinct=True, filter=~Q(order_ref="")),
             loose=Count("pk", filter=Q(order_ref="")),
         )
     )
     for g in orders:
-        row(g["served_by"], g["scorer"], g["arm_id"]).orders = g["named"] + g["loose"]
+        row(g["served_by"], g["scorer"], g["arm_id"], g["segment"]).orders = g["named"] + g["loose"]
     BundleDay.objects.bulk_create(rows.values())
-    products: dict[tuple[Any, str, str, Any], ProductDay] = {}
+    products: dict[tuple[Any, str, str, Any, Any], ProductDay] = {}
     per_product = (
         events.filter(
             event_type__in=(
@@ -196,15 +197,15 @@ def rebuild_day(day: date) -> int:
                 EventType.REFUND,
             )
         )
-        .values("product_id", "served_by", "scorer", "arm_id", "event_type")
+        .values("product_id", "served_by", "scorer", "arm_id", "segment", "event_type")
         .annotate(n=Count("pk"), units=Sum("quantity"), money=Sum(_LINE))
     )
     for g in per_product:
-        key = (g["product_id"], g["served_by"], g["scorer"], g["arm_id"])
+        key = (g["product_id"], g["served_by"], g["scorer"], g["arm_id"], g["segment"])
         p = products.get(key)
         if p is None:
             p = products[key] = ProductDay(
-                day=day, product_id=key[0], served_by=key[1], scorer=key[2], arm_id=key[3]
+                day=day, product_id=key[0], served_by=key[1], scorer=key[2], arm_id=key[3], segment=key[4]
             )
         kind = g["event_type"]
         if kind == EventType.BUNDLE_IMPRESSION:

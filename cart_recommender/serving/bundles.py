@@ -113,7 +113,7 @@ def get_bundle(
         return replace(bundle, arm=arm.name if arm else "", arm_id=arm.arm_id if arm else None)
     # "model" items come from the version's serving scorer: the model itself or a baseline
     scorer = scoring_state.method if bundle.method == "model" else bundle.method
-    tag = new_tag(bundle.model_version, scorer, arm.arm_id if arm else None)
+    tag = new_tag(bundle.model_version, scorer, arm.arm_id if arm else None, segment)
     return replace(bundle, bundle_id=tag.bundle_id, arm=arm.name if arm else "",
                    arm_id=arm.arm_id if arm else None)
 
