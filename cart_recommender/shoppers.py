@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -164,8 +165,14 @@ def keyed_hash(purpose: str, value: str) -> str:
     erasure's audit entry, the order reference of a purchase recorded without consent.
     ``purpose`` keeps the hashes of different uses apart.
     """
-    key = f"cart_recommender:{purpose}:{settings.SECRET_KEY}".encode()
-    return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    mac = _keyed(purpose, settings.SECRET_KEY).copy()  # the keyed state, not the key schedule again
+    mac.update(value.encode("utf-8", "surrogatepass"))
+    return mac.hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _keyed(purpose: str, secret: str) -> hmac.HMAC:
+    return hmac.new(f"cart_recommender:{purpose}:{secret}".encode(), digestmod=hashlib.sha256)
 
 
 def pseudonym(key: str) -> str:

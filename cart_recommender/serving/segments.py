@@ -3,8 +3,9 @@
 The serving version's memberships (:class:`~cart_recommender.models.ShopperSegment` rows, one
 per shopper who had bought when the version was trained) are read once with the serving state
 (see :mod:`cart_recommender.serving.state`) into two sorted arrays: 8 bytes of each shopper's
-keyed hash and their segment id, about 12 bytes a shopper. A lookup is one HMAC and a binary
-search. A shopper who first bought after the retrain is in no segment until the next one; so is
+keyed hash and their segment id, 16 bytes a shopper (1.6 MB for 100,000). A lookup is one HMAC
+and a binary search: about 20 us on the 2-core machine, against the 20-50 ms of a keyed
+shopper's bundle. A shopper who first bought after the retrain is in no segment until the next one; so is
 a visitor without consent (they are nobody).
 
 Example::
