@@ -25,7 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cart_recommender.ml import segment_profiles as P  # noqa: E402
 from cart_recommender.ml import segments as S  # noqa: E402
+from cart_recommender.ml import shopper_features as F  # noqa: E402
 from cart_recommender.ml.loading import load_event_log  # noqa: E402
 
 DEFAULT = [ROOT.parent / "shared" / "datasets" / name
@@ -53,7 +55,7 @@ def run(path: Path, seed: int, with_model: bool) -> dict:
     log = load_event_log(path).log
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
-    features = S.shopper_features(log)
+    features = F.shopper_features(log)
     t_features = time.perf_counter() - t0
     out: dict = {"dataset": path.name, "shoppers": len(features), "load_s": round(t_load, 2),
                  "features_s": round(t_features, 2)}
@@ -65,8 +67,8 @@ def run(path: Path, seed: int, with_model: bool) -> dict:
         t0 = time.perf_counter()
         served = trained_model(log, seed)
         item_map = np.asarray([served.item_index.get(i, -1) for i in log.items], np.int32)
-        histories = S.shopper_histories(log, features.codes, item_map)
-        features.vectors = S.principal_components(served.shopper_vectors(histories, float(log.time.max())))
+        histories = F.shopper_histories(log, features.codes, item_map)
+        features.vectors = F.principal_components(served.shopper_vectors(histories, float(log.time.max())))
         out["model_s"] = round(time.perf_counter() - t0, 1)
         used.append("model vectors")
     t0 = time.perf_counter()
@@ -83,11 +85,11 @@ def run(path: Path, seed: int, with_model: bool) -> dict:
         mapping = S.match(previous, current)
         return round(sum(1 for k in keys if mapping.get(current[k], -1) == previous[k]) / len(keys), 4)
 
-    profiles = S.profile(log, features, first.labels, first.k)
-    overall = S.overall_profile(features)
+    profiles = P.profile(log, features, first.labels, first.k)
+    overall = P.overall_profile(features)
     names: list[str] = []
     for p in profiles:
-        names.append(S.suggest_name(p, overall, names))
+        names.append(P.suggest_name(p, overall, names))
     out.update({
         "features": used,
         "k": first.k,

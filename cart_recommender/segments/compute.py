@@ -29,8 +29,10 @@ from django.db import transaction
 
 from cart_recommender import shoppers
 from cart_recommender.conf import app_settings
-from cart_recommender.ml import segments as ml
+from cart_recommender.ml.segment_profiles import overall_profile, profile, suggest_name
+from cart_recommender.ml.segments import match, moved_between, segment
 from cart_recommender.ml.serving import ServingModel
+from cart_recommender.ml.shopper_features import principal_components, shopper_features, shopper_histories
 from cart_recommender.models import (
     Event,
     EventType,
@@ -61,7 +63,7 @@ def compute_segments(version: ModelVersion, snap: Any, artifact: Path | None, *,
     if not opts.get("enabled", True):
         return _store_summary(version, {"skipped": "segments are turned off (SEGMENTS['enabled'])"})
     events = snap.log
-    features = ml.shopper_features(events, now=snap.until.timestamp())
+    features = shopper_features(events, now=snap.until.timestamp())
     least = max(int(opts.get("min_shoppers") or 0), 2)
     if len(features) < least:
         return _store_summary(version, {
@@ -73,27 +75,27 @@ def compute_segments(version: ModelVersion, snap: Any, artifact: Path | None, *,
     if artifact is not None and opts.get("model_vectors", True):
         model = ServingModel.load(artifact)
         item_map = np.asarray([model.item_index.get(item, -1) for item in events.items], np.int32)
-        histories = ml.shopper_histories(events, features.codes, item_map)
-        features.vectors = ml.principal_components(
+        histories = shopper_histories(events, features.codes, item_map)
+        features.vectors = principal_components(
             model.shopper_vectors(histories, snap.until.timestamp()))
         used.append("model vectors")
     fixed = opts.get("count")
     previous_version, previous, previous_k = _previous(version)
-    grouping = ml.segment(features, seed=seed, k_min=int(opts.get("min") or 3),
+    grouping = segment(features, seed=seed, k_min=int(opts.get("min") or 3),
                           k_max=int(opts.get("max") or 12), k=int(fixed) if fixed else None,
                           prefer_k=previous_k)
     keys = [events.shoppers[c] for c in features.codes]
     subjects = [shoppers.pseudonym(key) for key in keys]
     current = {subject: int(g) for subject, g in zip(subjects, grouping.labels, strict=True)}
-    matched = ml.match(previous, current)
-    profiles = ml.profile(events, features, grouping.labels, grouping.k)
+    matched = match(previous, current)
+    profiles = profile(events, features, grouping.labels, grouping.k)
     figures = bundle_figures(dict(zip(keys, grouping.labels.tolist(), strict=True)), snap)
     for g, p in enumerate(profiles):
         p["bundles"] = figures.get(g, _no_bundles())
-    overall = ml.overall_profile(features)
+    overall = overall_profile(features)
     ids = _store(version, grouping.k, profiles, matched, overall, subjects, grouping.labels)
     now_in = {subject: ids[g] for subject, g in current.items()}
-    common, moved = ml.moved(previous, now_in)
+    common, moved = moved_between(previous, now_in)
     summary = {
         "k": grouping.k,
         "silhouette": {str(k): v for k, v in grouping.scores.items()},
@@ -145,7 +147,7 @@ def _store(version: ModelVersion, k: int, profiles: list[dict[str, Any]], matche
         taken: list[str] = list(staff_names)
         ids: list[int] = []
         for g in range(k):
-            suggested = ml.suggest_name(profiles[g], overall, taken)
+            suggested = suggest_name(profiles[g], overall, taken)
             seg = existing.get(matched.get(g, -1))
             if seg is None:
                 seg = Segment.objects.create(name=suggested)

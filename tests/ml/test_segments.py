@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cart_recommender.ml import clustering as C
+from cart_recommender.ml import segment_profiles as P
 from cart_recommender.ml import segments as S
+from cart_recommender.ml import shopper_features as F
 from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.loading import load_event_log
 
@@ -27,13 +30,13 @@ def retail() -> EventLog:
 
 @pytest.fixture(scope="module")
 def grouped(retail):
-    features = S.shopper_features(retail)
+    features = F.shopper_features(retail)
     return features, S.segment(features, seed=7)
 
 
 def test_the_same_seed_gives_the_same_segments(retail, grouped):
     features, first = grouped
-    again = S.segment(S.shopper_features(retail), seed=7)
+    again = S.segment(F.shopper_features(retail), seed=7)
     assert again.k == first.k and again.scores == first.scores
     assert np.array_equal(again.labels, first.labels)
     other = S.segment(features, seed=8)
@@ -50,13 +53,13 @@ def test_k_is_the_best_silhouette_among_groupings_without_tiny_segments(grouped)
     x = S.feature_matrix(features)
     for k, score in seg.scores.items():
         if score > seg.scores[seg.k]:
-            labels = S.kmeans(x, k, np.random.default_rng([7, k])).labels
+            labels = C.kmeans(x, k, np.random.default_rng([7, k])).labels
             assert np.bincount(labels, minlength=k).min() < S.MIN_SHARE * len(features)
 
 
 def test_profiles_equal_direct_counts_from_the_csv(retail, grouped):
     features, seg = grouped
-    profiles = S.profile(retail, features, seg.labels, seg.k)
+    profiles = P.profile(retail, features, seg.labels, seg.k)
     group_of = {retail.shoppers[c]: int(g) for c, g in zip(features.codes, seg.labels, strict=True)}
     revenue = defaultdict(Decimal)
     orders = defaultdict(set)
@@ -90,7 +93,7 @@ def test_repeat_share_counts_lines_bought_in_an_earlier_order():
         (2.0, "a", "purchase", "x", "o2", 1.0), (2.0, "a", "purchase", "y", "o2", 1.0),
         (3.0, "a", "purchase", "y", "o3", 1.0), (3.0, "b", "purchase", "x", "o4", 1.0),
     ]
-    features = S.shopper_features(EventLog.from_records(records))
+    features = F.shopper_features(EventLog.from_records(records))
     assert len(features) == 2
     # a: 5 lines, of which x in o2 and y in o3 repeat; b: 1 line, none
     assert features.repeat_share.tolist() == [pytest.approx(2 / 5), 0.0]
@@ -102,10 +105,10 @@ def test_kmeans_finds_well_separated_groups():
     centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], float)
     x = np.concatenate([c + rng.normal(size=(50, 2)) for c in centres])
     truth = np.repeat(np.arange(4), 50)
-    labels = S.kmeans(x, 4, np.random.default_rng(1)).labels
+    labels = C.kmeans(x, 4, np.random.default_rng(1)).labels
     # the same partition, whatever the numbering
     assert len({(int(a), int(b)) for a, b in zip(truth, labels, strict=True)}) == 4
-    scores = {k: S.silhouette(x, S.kmeans(x, k, np.random.default_rng(k)).labels) for k in (2, 3, 4, 5, 6)}
+    scores = {k: C.silhouette(x, C.kmeans(x, k, np.random.default_rng(k)).labels) for k in (2, 3, 4, 5, 6)}
     assert max(scores, key=scores.get) == 4
 
 
@@ -118,34 +121,34 @@ def test_matching_carries_segments_over_and_counts_who_moved(grouped):
     mapping = S.match(previous, current)
     assert mapping == {(g + 2) % seg.k: 100 + g for g in range(seg.k)}
     now = {key: mapping[g] for key, g in current.items()}
-    assert S.moved(previous, now) == (len(keys), 0)
+    assert S.moved_between(previous, now) == (len(keys), 0)
     # a group with none of the earlier shoppers is new
     assert S.match(previous, {"stranger": 0}) == {}
 
 
 def test_names_read_the_profile(grouped, retail):
     features, seg = grouped
-    profiles = S.profile(retail, features, seg.labels, seg.k)
-    overall = S.overall_profile(features)
+    profiles = P.profile(retail, features, seg.labels, seg.k)
+    overall = P.overall_profile(features)
     names: list[str] = []
     for p in profiles:
-        names.append(S.suggest_name(p, overall, names))
+        names.append(P.suggest_name(p, overall, names))
     assert len(set(names)) == len(names)
     frequent = max(range(seg.k), key=lambda g: profiles[g]["orders_per_shopper"])
     assert "regulars" in names[frequent].lower()
     once = {"orders_per_shopper": 1.0, "median_recency_days": 400.0, "aov": 1.0, "repeat_share": 0.0,
             "mix": [], "top_categories": []}
-    assert S.suggest_name(once, overall) == "Lapsed one-time buyers, small orders"
+    assert P.suggest_name(once, overall) == "Lapsed one-time buyers, small orders"
 
 
 def test_model_vectors_join_the_features(retail):
-    features = S.shopper_features(retail)
+    features = F.shopper_features(retail)
     vectors = np.random.default_rng(0).normal(size=(len(features), 32))
-    features.vectors = S.principal_components(vectors)
-    assert features.vectors.shape == (len(features), S.VECTOR_COMPONENTS)
+    features.vectors = F.principal_components(vectors)
+    assert features.vectors.shape == (len(features), F.VECTOR_COMPONENTS)
     x = S.feature_matrix(features)
     rfm, mix = 4, features.mix.shape[1]
-    assert x.shape[1] == rfm + mix + S.VECTOR_COMPONENTS
+    assert x.shape[1] == rfm + mix + F.VECTOR_COMPONENTS
     # each block weighs the same: total variance 1 per block
     blocks = [x[:, :rfm], x[:, rfm:rfm + mix], x[:, rfm + mix:]]
     for block in blocks:
