@@ -42,7 +42,7 @@ def trained_model(log, seed: int):
     from cart_recommender.ml.model import SequenceModel
     from cart_recommender.ml.serving import ServingModel
 
-    model = SequenceModel(TrainingConfig(seed=seed)).fit(log)
+    model = SequenceModel(TrainingConfig(seed=seed, time_budget_s=200)).fit(log)  # a retrain's budget
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.npz"
         model.export(path)

@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "HISTORY_EVENTS": 1000,
     # At most this many bundle items share one category (None = no cap).
     "CATEGORY_CAP": 1,
+    # Bundle slots (the last ones) for products added since the serving version's retrain,
+    # offered where their name and category put them in the same range as a cart product (0 = none).
+    "NEW_PRODUCT_SLOTS": 1,
     # Prefer bundles that lift the cart total over this amount (None = off).
     "FREE_SHIPPING_THRESHOLD": None,
     # Percentage off the bundle's total shown with the bundle (0 = none).

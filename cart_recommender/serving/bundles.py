@@ -6,7 +6,8 @@ empty bundle) and then picks a *set*, not a top-k list (:mod:`.selection`): neve
 already in the cart, never one the shop cannot sell (see ``SELLABLE_REFRESH_SECONDS``), never
 a companion the merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of
 one category (the rules and the cap of the shopper's segment, :mod:`.segments`, where it has
-its own), and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
+its own), a product added since the retrain in the last slot where its name and category put it
+in the same range as a cart product (:mod:`.newcomers`), and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
 cart over it. Results are cached by cart, shopper and serving state (model version,
 activation, rules, A/B test arm, segment), so activating another version invalidates them at once.
 
@@ -35,7 +36,7 @@ from typing import Any
 from cart_recommender import shoppers
 from cart_recommender.conf import app_settings
 from cart_recommender.performance.tags import new_tag
-from cart_recommender.serving import catalog, fallbacks, reasons, scoring, sellable, state
+from cart_recommender.serving import catalog, fallbacks, newcomers, reasons, scoring, sellable, state
 from cart_recommender.serving.bundle import Bundle, BundleError, BundleItem
 from cart_recommender.serving.cache import get_cache
 from cart_recommender.serving.cart import Cart
@@ -172,7 +173,7 @@ def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Sh
             if recent is not None and cand.key not in recent:
                 continue
             seen.add(cand.key)
-            if source != "pinned" and cap is not None and info.category is not None:
+            if source not in ("pinned", "content") and cap is not None and info.category is not None:
                 if per_category.get(info.category, 0) >= 2 * cap:
                     continue  # keep one spare per category slot for the threshold swap
                 per_category[info.category] = per_category.get(info.category, 0) + 1
@@ -182,6 +183,14 @@ def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Sh
         return False
 
     offer((Candidate(c, 0.0, anchor=p) for c, p in serving.rules.pinned_for(keys, segment)), "pinned")
+    pinned = len(pool)
+    # products added since the retrain, placed by their content: kept apart for the last slot
+    placed: list[Entry] = []
+    fresh = newcomers.same_range(serving.model, snap, keys, app_settings.NEW_PRODUCT_SLOTS)
+    if fresh:
+        ranked, pool = pool, placed
+        offer(fresh, "content")
+        pool = ranked
     model = scoring.model_candidates(serving, keys, history, time.time(), max(48, 2 * wanted))
     full = model is not None and offer(model, "model")
     if not full and model is None:
@@ -200,6 +209,9 @@ def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Sh
         full = offer((Candidate(k, (n - i) / n) for i, k in enumerate(snap.popular)), "popularity")
     if not full:
         offer((Candidate(k, 0.0) for k in snap.products), "catalog")
+    if placed:
+        slot = max(size - len(placed), pinned)  # the merchant's pins keep their places
+        pool = pool[:slot] + placed + pool[slot:]
     if recent is None:
         pool = _live_sellable(pool)
     chosen = choose(pool, snap, cart, size, cap)

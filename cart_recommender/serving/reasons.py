@@ -14,6 +14,7 @@ REASONS = {
     "pinned": gettext_noop("Goes with %(name)s"),
     "repeat": gettext_noop("You bought this before"),
     "together": gettext_noop("Often bought with %(name)s"),
+    "range": gettext_noop("Goes with your %(name)s: same range"),
     "popular": gettext_noop("Popular with other shoppers"),
     "model": gettext_noop("Picked for your cart"),
     "other": gettext_noop("You might also like"),
@@ -34,6 +35,8 @@ def reason(cand: Candidate, source: str, names: dict[str, Any], texts: dict[str,
     anchor = names.get(cand.anchor) if cand.anchor else None
     if source == "pinned" and anchor is not None:
         return texts["pinned"] % {"name": anchor.name}
+    if source == "content" and anchor is not None:
+        return texts["range"] % {"name": anchor.name}
     if cand.repeat or source == "personal":
         return texts["repeat"]
     if anchor is not None:

@@ -1,0 +1,55 @@
+"""A product added after the retrain reaches bundles by its content: same category and name
+words as a cart product, in the last slot, with the "same range" reason; nothing else changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from cart_recommender.serving import catalog, newcomers, sellable
+from cart_recommender.serving.bundles import get_bundle
+from tests.bundle_data import activate_model, fresh_serving, make_shop, recommender_settings  # noqa: F401
+from tests.testapp.models import Article
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving")]
+
+
+def trained_shop():
+    """The hand-made shop with an active version serving its co-purchase arrays."""
+    make_shop()
+    return activate_model("copurchase")
+
+
+def keys(bundle):
+    return [i.product_id for i in bundle.items]
+
+
+def test_a_new_product_in_the_same_range_takes_the_last_slot():
+    trained_shop()
+    before = get_bundle(["MUG1"], size=3, use_cache=False)
+    assert "MUG9" not in keys(before)
+    Article.objects.create(ean="MUG9", title="Blue mug large", price_cents=900, shelf="mugs")
+    catalog.reset()
+    sellable.reset()  # what another process sees within SELLABLE_REFRESH_SECONDS
+    after = get_bundle(["MUG1"], size=3, use_cache=False)
+    assert keys(after)[:2] == keys(before)[:2]  # the version's own picks keep their places
+    assert keys(after)[2] == "MUG9"
+    item = after.items[2]
+    assert item.reason == "Goes with your Blue mug: same range" and item.source == "content"
+    # a cart with nothing of its range does not get it; nor when the shop turns the slot off
+    assert "MUG9" not in keys(get_bundle(["CAKE"], size=3, use_cache=False))
+    with recommender_settings(NEW_PRODUCT_SLOTS=0):
+        assert "MUG9" not in keys(get_bundle(["MUG1"], size=3, use_cache=False))
+
+
+def test_one_shared_word_or_another_category_is_not_the_same_range():
+    trained_shop()
+    Article.objects.create(ean="CUP1", title="Blue cup", price_cents=500, shelf="mugs")  # 1 word
+    Article.objects.create(ean="PLATE", title="Blue mug plate", price_cents=500, shelf="plates")
+    Article.objects.create(ean="GONE", title="Blue mug old", price_cents=500, shelf="mugs", available=False)
+    catalog.reset()
+    sellable.reset()
+    assert not {"CUP1", "PLATE", "GONE"} & set(keys(get_bundle(["MUG1"], size=3, use_cache=False)))
+
+
+def test_words_and_matching_are_plain():
+    assert newcomers.words("Blue MUG, large (12)") == {"blue", "mug", "large", "12"}
