@@ -281,6 +281,10 @@ def test_admin_overview_and_segment_page(django_user_model, admin_client):
     segment.refresh_from_db()
     assert segment.name == "Weekend bakers" and segment.name_edited and segment.category_cap == 2
     assert admin_client.get("/admin/cart_recommender/segment/add/").status_code == 403
+    gone = Segment.objects.create(name="Found once")  # in no current grouping: a page, not a row
+    assert "Found once" not in admin_client.get("/admin/cart_recommender/segment/").content.decode()
+    assert "not in the current grouping" in admin_client.get(
+        f"/admin/cart_recommender/segment/{gone.pk}/change/").content.decode()
     # the version page lists its segments; a second run says how many shoppers moved
     again = retrain()
     page = admin_client.get(f"/admin/cart_recommender/modelversion/{again.pk}/change/").content.decode()

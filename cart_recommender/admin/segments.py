@@ -57,8 +57,13 @@ class SegmentAdmin(admin.ModelAdmin):
         return False  # segments come from retrains
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        version = reports.current_version()
+        """The list shows the current grouping's segments, largest first; a segment a later
+        retrain did not find again keeps its page (its rules and history)."""
         qs = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is None or not str(match.url_name).endswith("_changelist"):
+            return qs
+        version = reports.current_version()
         if version is None:
             return qs.none()
         return qs.filter(profiles__version=version).order_by("profiles__position")

@@ -51,6 +51,8 @@ SILHOUETTE_SAMPLE = 3000
 MIN_SHARE = 0.02
 #: Above this many shoppers the groups are found on a sample of this size (see :func:`segment`).
 FIT_SAMPLE = 20_000
+#: Standardised features are clipped at this many standard deviations (see :func:`_standardise`).
+CLIP = 3.0
 #: The previous retrain's k is kept while its silhouette is at most this much below the best.
 K_TOLERANCE = 0.02
 
@@ -75,8 +77,11 @@ def feature_matrix(features: ShopperFeatures) -> np.ndarray:
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
+    """z-scores clipped at :data:`CLIP` standard deviations: a handful of extreme shoppers (one
+    order in a shop of weekly households, a near-empty history the model places apart) would
+    otherwise make a segment of their own."""
     sd = x.std(axis=0)
-    return (x - x.mean(axis=0)) / np.where(sd > 1e-12, sd, 1.0)
+    return np.clip((x - x.mean(axis=0)) / np.where(sd > 1e-12, sd, 1.0), -CLIP, CLIP)
 
 
 @dataclass
