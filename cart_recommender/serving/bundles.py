@@ -7,9 +7,10 @@ already in the cart, never one the shop cannot sell (see ``SELLABLE_REFRESH_SECO
 a companion the merchant blocked, pinned companions first, at most ``CATEGORY_CAP`` items of
 one category (the rules and the cap of the shopper's segment, :mod:`.segments`, where it has
 its own), a product added since the retrain in the last slot where its name and category put it
-in the same range as a cart product (:mod:`.newcomers`), and, when ``FREE_SHIPPING_THRESHOLD`` is set, preferably a set that lifts the
-cart over it. Results are cached by cart, shopper and serving state (model version,
-activation, rules, A/B test arm, segment), so activating another version invalidates them at once.
+in the same range as a cart product (:mod:`.newcomers`), and, when ``FREE_SHIPPING_THRESHOLD``
+is set, preferably a set that lifts the cart over it. Results are cached by cart, shopper and
+serving state (model version, activation, rules, A/B test arm, segment), so activating another
+version invalidates them at once.
 
 During an A/B test (:mod:`cart_recommender.experiments`) the shopper's arm decides who scores
 the bundle (a version, a baseline, or nobody: the hold-out gets an empty bundle); assigning
