@@ -370,3 +370,23 @@ def test_the_dashboard_and_its_api_filter_by_the_segment_a_bundle_was_served_to(
     old = "k3Jx9aQ2.12.m.4"
     legacy = tags.parse(f"{old}.{tags._sign(old)}")
     assert (legacy.served_by, legacy.arm_id, legacy.segment) == ("12", 4, None)
+
+
+def test_the_segments_endpoint_is_for_staff_with_the_permission(django_user_model, admin_client, client):
+    from django.contrib.auth.models import Permission
+
+    make_segment_shop(django_user_model)
+    version = retrain()
+    body = admin_client.get("/recommender/api/segments/").json()
+    assert body["version"] == version.pk and body["k"] == version.segmentation["k"]
+    rows = SegmentProfile.objects.filter(version=version).order_by("position")
+    assert [s["id"] for s in body["segments"]] == [r.segment_id for r in rows]
+    assert [s["shoppers"] for s in body["segments"]] == [r.shoppers for r in rows]
+    assert body["segments"][0]["profile"]["revenue"] == rows[0].profile["revenue"]
+    assert admin_client.get("/recommender/api/segments/", {"x": "1"}).status_code == 400
+    assert client.get("/recommender/api/segments/").status_code in (401, 403)
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/recommender/api/segments/").status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="view_segment"))
+    assert client.get("/recommender/api/segments/").status_code == 200

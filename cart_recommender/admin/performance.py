@@ -48,6 +48,7 @@ CSV_COLUMNS = (
     "units",
     "revenue",
     "refunded",
+    "segment",  # the shopper segment's id (empty: in none), last so older readers keep working
 )
 
 
@@ -188,7 +189,7 @@ class BundlePerformanceAdmin(ReadOnlyAdmin):
         )
         writer = csv.writer(response)
         writer.writerow(CSV_COLUMNS)
-        rows = period.rows().select_related("arm").order_by("day", "served_by", "scorer", "arm_id")
+        rows = period.rows().select_related("arm").order_by("day", "served_by", "scorer", "arm_id", "segment")
         for r in rows:
             writer.writerow(
                 [
@@ -196,7 +197,8 @@ class BundlePerformanceAdmin(ReadOnlyAdmin):
                     r.served_by,
                     r.scorer,
                     r.arm.name if r.arm else "",
-                    *(getattr(r, c) for c in CSV_COLUMNS[4:]),
+                    *(getattr(r, c) for c in CSV_COLUMNS[4:-1]),
+                    r.segment if r.segment is not None else "",
                 ]
             )
         return response

@@ -7,6 +7,7 @@ from cart_recommender.api.docs import RedocDocsView, SchemaView, SwaggerDocsView
 from cart_recommender.api.ingest import IngestEventsView
 from cart_recommender.api.performance import ExperimentResultView, PerformanceView
 from cart_recommender.api.privacy import ExportShopperView, ForgetShopperView
+from cart_recommender.api.segments import SegmentListView
 
 urlpatterns: list = [
     path("events/", IngestEventsView.as_view(), name="events-ingest"),
@@ -18,6 +19,7 @@ urlpatterns: list = [
     path("performance/", PerformanceView.as_view(), name="performance"),
     path("experiments/<str:experiment_id>/results/", ExperimentResultView.as_view(),
          name="experiment-results"),
+    path("segments/", SegmentListView.as_view(), name="segments"),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SwaggerDocsView.as_view(), name="api-docs"),
     path("redoc/", RedocDocsView.as_view(), name="api-redoc"),
