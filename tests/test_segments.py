@@ -271,6 +271,8 @@ def test_admin_overview_and_segment_page(django_user_model, admin_client):
     assert html.count('class="cr-bar"') >= 3 * version.segmentation["k"]
     for p in SegmentProfile.objects.filter(version=version):
         assert p.segment.name in html
+        assert f'<td class="field-shoppers">{p.shoppers:,}</td>' in html  # the list's own columns
+        assert f'<td class="field-aov">{p.profile["aov"]:,.2f}</td>' in html
     segment = SegmentProfile.objects.filter(version=version).first().segment
     page = admin_client.get(f"/admin/cart_recommender/segment/{segment.pk}/change/")
     body = page.content.decode()

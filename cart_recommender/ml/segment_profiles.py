@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,15 +18,15 @@ from cart_recommender.ml.shopper_features import OTHER, ShopperFeatures, purchas
 
 
 def profile(log: EventLog, features: ShopperFeatures, labels: np.ndarray, k: int,
-            top: int = 5) -> list[dict[str, object]]:
+            top: int = 5) -> list[dict[str, Any]]:
     """What each group is, as plain numbers (JSON-ready), in group order.
 
     Every figure is counted over the group's shoppers' purchases in ``log``: ``shoppers``,
     ``shopper_share``, ``revenue``, ``revenue_share``, ``orders``, ``aov`` (revenue / orders),
     ``orders_per_shopper``, ``median_recency_days``, ``repeat_share`` (of purchase lines),
-    ``mix`` (spend share per category group, in ``features.groups`` order), ``top_categories``
-    and ``top_products`` (``[id or name, share]``: share of the group's spend; products by
-    their number of purchase lines, with the share of the group's lines).
+    ``mix`` (spend share per category group, in ``features.groups`` order),
+    ``top_categories`` (``[group, share of the group's spend]``, "Other" left out) and
+    ``top_products`` (``[item id, share of the group's purchase lines]``, by purchase lines).
     """
     group_of = np.full(len(log.shoppers), -1, np.int64)
     group_of[features.codes] = labels
@@ -33,7 +34,7 @@ def profile(log: EventLog, features: ShopperFeatures, labels: np.ndarray, k: int
     priced = np.isfinite(purchase_values(log)[buy])
     g_of_line = group_of[log.shopper[buy]]
     total_revenue = float(features.spend.sum()) or 1.0
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     for g in range(k):
         rows = labels == g
         lines = g_of_line == g
@@ -44,7 +45,7 @@ def profile(log: EventLog, features: ShopperFeatures, labels: np.ndarray, k: int
         orders = int(features.orders[rows].sum())
         mix = (features.mix[rows].T @ features.spend[rows] / max(revenue, 1e-12)
                if features.groups else np.zeros(0))
-        named = [i for i, g in enumerate(features.groups) if g != OTHER]
+        named = [i for i, group in enumerate(features.groups) if group != OTHER]
         top_groups = sorted(named, key=lambda i: (-mix[i], i))[:3]
         out.append({
             "shoppers": int(rows.sum()),
@@ -67,29 +68,29 @@ def profile(log: EventLog, features: ShopperFeatures, labels: np.ndarray, k: int
     return out
 
 
-def suggest_name(p: Mapping[str, object], overall: Mapping[str, object], taken: Sequence[str] = ()) -> str:
+def suggest_name(p: Mapping[str, Any], overall: Mapping[str, Any], taken: Sequence[str] = ()) -> str:
     """A first name from a profile, compared with the whole shop's quartiles (``overall``, from
     :func:`overall_profile`); staff rename it freely. Example: "Lapsed one-time buyers, big orders".
     """
     q = overall
-    per = float(p["orders_per_shopper"])  # type: ignore[arg-type]
+    per = float(p["orders_per_shopper"])
     if per < 1.5:
         who = "one-time buyers"
-    elif per >= q["orders_q3"]:  # type: ignore[operator]
+    elif per >= q["orders_q3"]:
         who = "regulars"
     else:
         who = "occasional buyers"
-    recency = float(p["median_recency_days"])  # type: ignore[arg-type]
-    when = "lapsed " if recency >= q["recency_q3"] else "recent " if recency <= q["recency_q1"] else ""  # type: ignore[operator]
+    recency = float(p["median_recency_days"])
+    when = "lapsed " if recency >= q["recency_q3"] else "recent " if recency <= q["recency_q1"] else ""
     name = (when + who).capitalize()
-    aov = float(p["aov"])  # type: ignore[arg-type]
-    if aov >= q["aov_q3"]:  # type: ignore[operator]
+    aov = float(p["aov"])
+    if aov >= q["aov_q3"]:
         name += ", big orders"
-    elif aov <= q["aov_q1"]:  # type: ignore[operator]
+    elif aov <= q["aov_q1"]:
         name += ", small orders"
-    mix = [float(v) for v in p.get("mix") or []]  # type: ignore[attr-defined]
-    shop_mix = [float(v) for v in q.get("mix") or []]  # type: ignore[attr-defined]
-    groups = list(q.get("groups") or [])  # type: ignore[call-overload]
+    mix = [float(v) for v in p.get("mix") or []]
+    shop_mix = [float(v) for v in q.get("mix") or []]
+    groups = list(q.get("groups") or [])
     lifts = [(m / s, i) for i, (m, s) in enumerate(zip(mix, shop_mix, strict=False))
              if s > 0 and groups[i] != OTHER]
     if lifts:
@@ -104,7 +105,7 @@ def suggest_name(p: Mapping[str, object], overall: Mapping[str, object], taken: 
     return name
 
 
-def overall_profile(features: ShopperFeatures) -> dict[str, object]:
+def overall_profile(features: ShopperFeatures) -> dict[str, Any]:
     """The shop-wide figures :func:`suggest_name` compares a group with: per-shopper quartiles of
     orders, recency and average order value, and the spend share of each category group."""
     def quartiles(x: np.ndarray) -> tuple[float, float]:

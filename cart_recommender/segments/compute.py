@@ -82,8 +82,8 @@ def compute_segments(version: ModelVersion, snap: Any, artifact: Path | None, *,
     fixed = opts.get("count")
     previous_version, previous, previous_k = _previous(version)
     grouping = segment(features, seed=seed, k_min=int(opts.get("min") or 3),
-                          k_max=int(opts.get("max") or 12), k=int(fixed) if fixed else None,
-                          prefer_k=previous_k)
+                       k_max=int(opts.get("max") or 12), k=int(fixed) if fixed else None,
+                       prefer_k=previous_k)
     keys = [events.shoppers[c] for c in features.codes]
     subjects = [shoppers.pseudonym(key) for key in keys]
     current = {subject: int(g) for subject, g in zip(subjects, grouping.labels, strict=True)}
@@ -108,11 +108,12 @@ def compute_segments(version: ModelVersion, snap: Any, artifact: Path | None, *,
         "moved": moved,
         "seconds": round(time.monotonic() - started, 2),
     }
-    log(f"{grouping.k} segments of {len(features)} shoppers (silhouette "
-        f"{grouping.scores.get(grouping.k, 0):.3f}); {len(matched)} carried over from "
-        f"v{previous_version}, {moved} of {common} shoppers moved" if previous_version else
-        f"{grouping.k} segments of {len(features)} shoppers (silhouette "
-        f"{grouping.scores.get(grouping.k, 0):.3f})")
+    line = (f"{grouping.k} segments of {len(features)} shoppers (silhouette "
+            f"{grouping.scores.get(grouping.k, 0):.3f})")
+    if previous_version:
+        line += (f"; {len(matched)} carried over from v{previous_version}, {moved} of {common} "
+                 "shoppers moved")
+    log(line)
     return _store_summary(version, summary)
 
 
