@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cart_recommender.serving import catalog, newcomers, sellable
+from cart_recommender.serving import catalog, sellable
 from cart_recommender.serving.bundles import get_bundle
 from tests.bundle_data import activate_model, fresh_serving, make_shop, recommender_settings  # noqa: F401
 from tests.testapp.models import Article
@@ -52,4 +52,10 @@ def test_one_shared_word_or_another_category_is_not_the_same_range():
 
 
 def test_words_and_matching_are_plain():
-    assert newcomers.words("Blue MUG, large (12)") == {"blue", "mug", "large", "12"}
+    from cart_recommender.ml.content import name_words, same_range
+
+    assert name_words("Blue MUG, large (12)") == {"blue", "mug", "large", "12"}
+    pool = {"mugs": [("a", name_words("Blue mug large")), ("b", name_words("Blue mug")),
+                     ("c", name_words("Red cup"))]}
+    cart = [("mugs", name_words("Blue mug small")), ("tea", name_words("Blue mug"))]
+    assert same_range(cart, pool, limit=5) == [("b", 0, 2 / 3), ("a", 0, 0.5)]

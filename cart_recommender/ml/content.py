@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -217,3 +218,38 @@ def content_neighbours(content: ItemContent, k: int = 8, max_df: int = 300) -> t
     neighbour[a[top], rank[top]] = b[top]
     similarity[a[top], rank[top]] = score[top]
     return neighbour, similarity
+
+
+#: Name words a product must share with a cart product of its category to be in its range.
+RANGE_MIN_SHARED_WORDS = 2
+
+
+def name_words(name: str) -> frozenset[str]:
+    """The distinct words of a name as :func:`item_tokens` reads them (lower case, 2+ characters)."""
+    return frozenset(t[2:] for t in item_tokens(name, "", math.nan) if t.startswith("w:"))
+
+
+def same_range(cart: Sequence[tuple[str, frozenset[str]]],
+               pool: Mapping[str, Sequence[tuple[Any, frozenset[str]]]],
+               limit: int = 1, min_shared: int = RANGE_MIN_SHARED_WORDS) -> list[tuple[Any, int, float]]:
+    """The ``pool`` products in the same range as a cart product, best first, at most ``limit``.
+
+    ``cart``: ``(category, name words)`` per cart product; ``pool``: category -> ``(product,
+    name words)``. A product is in a cart product's range when it shares its category and at
+    least ``min_shared`` name words ("Blue mug large" and "Blue mug" in "Kitchen > Mugs"); its
+    score is the Jaccard overlap of the words. Returns ``(product, cart position, score)``, each
+    product once (with its best cart product). Serving offers products added since the retrain
+    this way (``serving/newcomers.py``); ``benchmarks/new_products.py`` measures it.
+    """
+    best: dict[Any, tuple[Any, int, float]] = {}
+    for position, (category, mine) in enumerate(cart):
+        if not category or not mine:
+            continue
+        for product, theirs in pool.get(category, ()):
+            shared = len(mine & theirs)
+            if shared < min_shared:
+                continue
+            score = shared / len(mine | theirs)
+            if product not in best or score > best[product][2]:
+                best[product] = (product, position, score)
+    return sorted(best.values(), key=lambda t: (-t[2], str(t[0])))[:limit]

@@ -6,9 +6,9 @@ give it, since it is never shown. Its name and category say where it belongs, th
 mug large" in "Kitchen > Mugs" is in the same range as the "Blue mug" in the cart. Each web
 process keeps, per serving model and catalog snapshot, the sellable products the model does not
 know, grouped by category with the words of their names (made once, on first use). A bundle
-whose cart holds a product of the same category sharing at least :data:`MIN_SHARED_WORDS` name
-words with one of them offers the best such newcomer in its last slot (``NEW_PRODUCT_SLOTS``),
-with the reason "Goes with your Blue mug: same range". The next retrain learns it like any
+whose cart holds a product of the same category sharing at least two name words with one of
+them offers the best such newcomer in its last slot (``NEW_PRODUCT_SLOTS``), with the reason
+"Goes with your Blue mug: same range". The next retrain learns it like any
 other product (its content included, where the model reads content).
 
 Example::
@@ -19,26 +19,19 @@ Example::
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cart_recommender.ml.content import item_tokens
+from cart_recommender.ml.content import name_words
+from cart_recommender.ml.content import same_range as in_range
 from cart_recommender.serving.catalog import CatalogSnapshot
 from cart_recommender.serving.scoring import Candidate
 
-#: Name words a newcomer must share with a cart product of its category.
-MIN_SHARED_WORDS = 2
 #: At most this many unknown products are indexed (a version trained before the catalog was
 #: read in whole could otherwise make every product a newcomer).
 MAX_NEWCOMERS = 10_000
-
-
-def words(name: str) -> frozenset[str]:
-    """The distinct name words the content model reads (letters and digits, 2+ characters)."""
-    return frozenset(t[2:] for t in item_tokens(name, "", math.nan) if t.startswith("w:"))
 
 
 @dataclass(frozen=True)
@@ -71,41 +64,28 @@ def newcomers_of(model: Any, snap: CatalogSnapshot) -> Newcomers:
         for k in unknown:
             display = names.get(k)
             if display is not None:
-                by_category.setdefault(snap.products[k].category or "", []).append((k, words(display.name)))
+                category = snap.products[k].category or ""
+                by_category.setdefault(category, []).append((k, name_words(display.name)))
         value = Newcomers(by_category)
         _memo.update(key=key, value=value)
         return value
 
 
 def same_range(model: Any, snap: CatalogSnapshot, cart: Sequence[str], limit: int) -> list[Candidate]:
-    """Up to ``limit`` newcomers that share a range with a cart product, best match first.
-
-    A match shares the cart product's category and at least :data:`MIN_SHARED_WORDS` of its
-    name words; the score is the share of words in common (Jaccard). The anchor is the cart
-    product, for the reason.
-    """
+    """Up to ``limit`` newcomers in the same range as a cart product, best match first (see
+    :func:`cart_recommender.ml.content.same_range`); the anchor is that cart product."""
     if limit <= 0 or model is None:
         return []
     found = newcomers_of(model, snap)
     if not found.by_category:
         return []
-    cart_names = snap.display([k for k in cart if snap.products.get(k) is not None])
-    best: dict[str, Candidate] = {}
-    for key in cart:
-        info = snap.products.get(key)
-        display = cart_names.get(key)
-        if info is None or display is None or not info.category:
-            continue
-        mine = words(display.name)
-        for other, theirs in found.by_category.get(info.category, ()):
-            shared = len(mine & theirs)
-            if shared < MIN_SHARED_WORDS or other in cart:
-                continue
-            score = shared / len(mine | theirs)
-            if other not in best or score > best[other].score:
-                best[other] = Candidate(other, score, anchor=key)
-    ranked = sorted(best.values(), key=lambda c: (-c.score, c.key))
-    return ranked[:limit]
+    keys = [k for k in cart if snap.products.get(k) is not None]
+    names = snap.display(keys)
+    mine = [(snap.products[k].category or "", name_words(names[k].name) if k in names else frozenset())
+            for k in keys]
+    return [Candidate(other, score, anchor=keys[position])
+            for other, position, score in in_range(mine, found.by_category, limit + len(keys))
+            if other not in cart][:limit]
 
 
 def reset() -> None:
