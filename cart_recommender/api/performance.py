@@ -42,10 +42,15 @@ class StaffView(AppAPIView):
         return ingest_authenticators()
 
 
-def _period(params: Any) -> report.Period:
-    unknown = set(params) - {"days", "served_by", "experiment", "segment"}
+def only_params(params: Any, allowed: set[str]) -> None:
+    """Refuse a query string naming a parameter the endpoint does not take (a 400, not ignored)."""
+    unknown = set(params) - allowed
     if unknown:
         raise ValidationError({"detail": f"Unknown parameter(s): {', '.join(sorted(unknown))[:200]}."})
+
+
+def _period(params: Any) -> report.Period:
+    only_params(params, {"days", "served_by", "experiment", "segment"})
     raw = params.get("days", "30")
     if raw not in {str(d) for d in RANGES}:
         raise ValidationError({"days": [f"days must be one of {', '.join(map(str, RANGES))}."]})

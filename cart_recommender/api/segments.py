@@ -11,11 +11,10 @@ segment ids are what ``?segment=`` takes on the performance and A/B result endpo
 
 from __future__ import annotations
 
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cart_recommender.api.performance import ERRORS, OBJECT, StaffView
+from cart_recommender.api.performance import ERRORS, OBJECT, StaffView, only_params
 from cart_recommender.api.schema import describe
 from cart_recommender.segments import reports
 
@@ -31,9 +30,7 @@ class SegmentListView(StaffView):
         tags=["performance"],
     )
     def get(self, request: Request) -> Response:
-        unknown = set(request.query_params)
-        if unknown:
-            raise ValidationError({"detail": f"Unknown parameter(s): {', '.join(sorted(unknown))[:200]}."})
+        only_params(request.query_params, set())
         version = reports.current_version()
         if version is None:
             return Response({"version": None, "segments": []})

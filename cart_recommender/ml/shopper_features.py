@@ -64,10 +64,9 @@ class ShopperFeatures:
 
 def purchase_values(log: EventLog) -> np.ndarray:
     """Money per event (NaN for none or unknown); the log's ``value`` where it has one."""
-    value = getattr(log, "value", None)
-    if value is None:
+    if log.value is None:
         return np.full(len(log), np.nan)
-    return np.asarray(value, np.float64)
+    return np.asarray(log.value, np.float64)
 
 
 def category_groups(log: EventLog, max_groups: int = MAX_GROUPS) -> tuple[np.ndarray, list[str]]:

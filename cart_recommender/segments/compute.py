@@ -41,6 +41,7 @@ from cart_recommender.models import (
     SegmentProfile,
     ShopperSegment,
 )
+from cart_recommender.segments import reports
 
 BATCH = 5000
 
@@ -124,19 +125,14 @@ def _store_summary(version: ModelVersion, summary: dict[str, Any]) -> dict[str, 
 
 
 def _previous(version: ModelVersion) -> tuple[int | None, dict[str, int], int | None]:
-    """The version to match against (the active one, else the newest other with segments):
-    its id, its memberships and its number of segments."""
-    with_members = SegmentProfile.objects.exclude(version=version).values_list("version_id", flat=True)
-    active = (ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE, pk__in=with_members)
-              .order_by("-pk").values_list("pk", flat=True).first())
-    chosen = active or (ModelVersion.objects.filter(pk__in=with_members).order_by("-pk")
-                        .values_list("pk", flat=True).first())
+    """The version to match against (the screens' current one, :func:`.reports.current_version`,
+    other than this): its id, its memberships and its number of segments."""
+    chosen = reports.current_version(excluding=version)
     if chosen is None:
         return None, {}, None
-    rows = ShopperSegment.objects.filter(version_id=chosen).values_list("subject", "segment_id")
-    summary = ModelVersion.objects.filter(pk=chosen).values_list("segmentation", flat=True).first() or {}
-    k = summary.get("k") if isinstance(summary, dict) else None
-    return chosen, dict(rows.iterator(chunk_size=20_000)), int(k) if isinstance(k, int) else None
+    rows = ShopperSegment.objects.filter(version=chosen).values_list("subject", "segment_id")
+    k = (chosen.segmentation or {}).get("k")
+    return chosen.pk, dict(rows.iterator(chunk_size=20_000)), int(k) if isinstance(k, int) else None
 
 
 def _store(version: ModelVersion, k: int, profiles: list[dict[str, Any]], matched: Mapping[int, int],

@@ -13,13 +13,15 @@ from django.db.models import QuerySet
 from cart_recommender.models import ModelVersion, Segment, SegmentProfile, ShopperSegment
 
 
-def current_version() -> ModelVersion | None:
-    """The version whose segments the screens show (see the module docstring)."""
-    with_profiles = SegmentProfile.objects.values_list("version_id", flat=True)
-    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("-pk").first()
-    if active is not None and SegmentProfile.objects.filter(version=active).exists():
-        return active
-    return ModelVersion.objects.filter(pk__in=with_profiles).order_by("-pk").first()
+def current_version(excluding: ModelVersion | None = None) -> ModelVersion | None:
+    """The version whose segments the screens show (see the module docstring); a retrain
+    matches its groups against the same one, ``excluding`` itself."""
+    with_profiles = ModelVersion.objects.filter(
+        pk__in=SegmentProfile.objects.values_list("version_id", flat=True))
+    if excluding is not None:
+        with_profiles = with_profiles.exclude(pk=excluding.pk)
+    active = with_profiles.filter(status=ModelVersion.Status.ACTIVE).order_by("-pk").first()
+    return active or with_profiles.order_by("-pk").first()
 
 
 def profiles(version: ModelVersion | None) -> list[SegmentProfile]:

@@ -165,8 +165,9 @@ def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Sh
     per_category: dict[str | None, int] = {}
     recent = sellable.recent_sellable()  # None: ask the database once the pool is made
 
-    def offer(candidates: Iterable[Candidate], source: str) -> bool:
-        """Add candidates that pass the in-memory checks; True once the pool is full."""
+    def offer(candidates: Iterable[Candidate], source: str, into: list[Entry] | None = None) -> bool:
+        """Add candidates that pass the in-memory checks to ``into`` (the pool); True once it is full."""
+        target = pool if into is None else into
         for cand in candidates:
             info = snap.products.get(cand.key)
             if cand.key in seen or info is None or not info.sellable:
@@ -178,8 +179,8 @@ def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Sh
                 if per_category.get(info.category, 0) >= 2 * cap:
                     continue  # keep one spare per category slot for the threshold swap
                 per_category[info.category] = per_category.get(info.category, 0) + 1
-            pool.append((cand, source))
-            if source != "pinned" and len(pool) >= wanted:
+            target.append((cand, source))
+            if source != "pinned" and len(target) >= wanted:
                 return True
         return False
 
@@ -189,9 +190,7 @@ def _build(serving: ServingState, snap: CatalogSnapshot, cart: Cart, shopper: Sh
     placed: list[Entry] = []
     fresh = newcomers.same_range(serving.model, snap, keys, app_settings.NEW_PRODUCT_SLOTS)
     if fresh:
-        ranked, pool = pool, placed
-        offer(fresh, "content")
-        pool = ranked
+        offer(fresh, "content", into=placed)
     model = scoring.model_candidates(serving, keys, history, time.time(), max(48, 2 * wanted))
     full = model is not None and offer(model, "model")
     if not full and model is None:

@@ -40,9 +40,6 @@ class Newcomers:
 
     by_category: dict[str, list[tuple[str, frozenset[str]]]]
 
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.by_category.values())
-
 
 _lock = threading.Lock()
 _memo: dict[str, Any] = {"key": None, "value": None}
@@ -86,9 +83,3 @@ def same_range(model: Any, snap: CatalogSnapshot, cart: Sequence[str], limit: in
     return [Candidate(other, score, anchor=keys[position])
             for other, position, score in in_range(mine, found.by_category, limit + len(keys))
             if other not in cart][:limit]
-
-
-def reset() -> None:
-    """Forget the remembered newcomers (tests, settings changes)."""
-    with _lock:
-        _memo.update(key=None, value=None)
