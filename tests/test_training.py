@@ -88,13 +88,15 @@ def test_baselines_only_run_records_everything_and_goes_live():
     assert version.event_counts == {"view": events // 3, "add_to_cart": events // 3,
                                     "purchase": events // 3}
     assert version.data_start < version.data_end
-    assert set(version.metrics) == {"popularity", "copurchase", "personal", "repeat_decay", "tifuknn"}
+    assert set(version.metrics) == {"popularity", "copurchase", "personal", "repeat_decay", "tifuknn",
+                                    "category_popularity"}
     for values in version.metrics.values():
-        assert {"hr@10", "ndcg@10", "mrr@10", "hr@3", "by_kind"} <= set(values)
+        assert {"hr@10", "ndcg@10", "mrr@10", "hr@3", "by_kind", "by_item_age"} <= set(values)
         assert len(values["hr_curve"]) == 20
     # the best scorer that can serve (TIFU-KNN is measured, never served)
-    best = max(v["ndcg@10"] for m, v in version.metrics.items() if m != "tifuknn")
-    assert version.serving_method != "tifuknn"
+    best = max(v["ndcg@10"] for m, v in version.metrics.items()
+               if m not in ("tifuknn", "category_popularity"))
+    assert version.serving_method not in ("tifuknn", "category_popularity")
     assert version.metrics[version.serving_method]["ndcg@10"] == best
     assert version.artifact and version.artifact_size > 0
     assert artifacts.get_storage().size(version.artifact) == version.artifact_size
@@ -239,7 +241,8 @@ def test_model_run_trains_once_and_ships_a_loadable_artifact():
     seen = []
     version = _train(TINY_MODEL, progress=seen.append)
     assert version.status == "active", version.log
-    methods = {"model", "popularity", "copurchase", "personal", "repeat_decay", "tifuknn"}
+    methods = {"model", "popularity", "copurchase", "personal", "repeat_decay", "tifuknn",
+               "category_popularity"}
     assert methods == set(version.metrics)
     assert len(version.metrics["model"]["hr_curve"]) == 20
     assert 1 <= len(version.history["loss"]) <= 2

@@ -26,7 +26,7 @@ METHOD_LABELS = {
     "category_popularity": "category popularity (reference)",
 }
 SHORT_LABELS = {"popularity": "pop", "copurchase": "co", "personal": "pers", "repeat_decay": "rep",
-                "tifuknn": "tifu"}
+                "tifuknn": "tifu", "category_popularity": "cat"}
 #: Metric columns in display order; other numeric metrics follow.
 METRIC_ORDER = ("hr@10", "ndcg@10", "mrr@10", "hr@3")
 RUNNING = (ModelVersion.Status.QUEUED, ModelVersion.Status.TRAINING)

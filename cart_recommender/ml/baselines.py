@@ -373,6 +373,10 @@ class CategoryPopularity:
         shared[:, self._none] = 0.0  # "no category" is no category to share
         return (shared[:, self.category] + self._tiebreak).astype(np.float32)
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Nothing: it is measured, never served, so an artifact needs none of it."""
+        return {}
+
 
 BASELINES: tuple[type[Popularity] | type[CoPurchase] | type[Personal], ...] = (
     Popularity, CoPurchase, Personal,

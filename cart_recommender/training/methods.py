@@ -1,4 +1,4 @@
-"""The scorers a run fits (three baselines and the model) and the one that serves.
+"""The scorers a run fits (the baselines and the model) and the one that serves.
 
 Only the model needs Keras; :func:`model_unavailable` says when a worker cannot train it, and the
 run then serves with the best baseline.
@@ -9,15 +9,17 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from cart_recommender.ml.baselines import CoPurchase, Personal, Popularity
+from cart_recommender.ml.baselines import CategoryPopularity, CoPurchase, Personal, Popularity
 from cart_recommender.ml.config import TrainingConfig
 from cart_recommender.ml.repeat import RepeatDecay, TifuKNN
 from cart_recommender.training.errors import TrainingError
 
-BASELINE_NAMES = ("popularity", "copurchase", "personal", "repeat_decay", "tifuknn")
+BASELINE_NAMES = ("popularity", "copurchase", "personal", "repeat_decay", "tifuknn", "category_popularity")
 #: The scorers a version can serve with, from its artifact's arrays. Ties on the gate metric go
-#: to the first of these (the simpler scorer after the model). TIFU-KNN is measured but never
-#: serves: it reads every other shopper's history vector, which no artifact holds.
+#: to the first of these (the simpler scorer after the model). TIFU-KNN and category popularity
+#: are measured but never serve: TIFU-KNN reads every other shopper's history vector, which no
+#: artifact holds, and category popularity is the reference for new and cold products (the
+#: version page's breakdown), not a way to rank a whole catalog.
 METHOD_ORDER = ("model", "repeat_decay", "copurchase", "personal", "popularity")
 #: ``TRAINING`` keys the glue reads itself (the rest configure the model).
 GLUE_PARAMS = {"min_orders", "use_model", "dataset", "holdout_orders"}
@@ -34,7 +36,8 @@ def choose_serving_method(metrics: dict[str, dict[str, Any]], metric: str) -> st
 def fit_baselines(train: Any) -> list[Any]:
     """The baselines, fitted on the training part of the split (the repeat-aware ones choose
     their parameters on a validation split of it)."""
-    return [cls().fit(train) for cls in (Popularity, CoPurchase, Personal, RepeatDecay, TifuKNN)]
+    return [cls().fit(train)
+            for cls in (Popularity, CoPurchase, Personal, RepeatDecay, TifuKNN, CategoryPopularity)]
 
 
 def model_unavailable() -> str:
