@@ -93,7 +93,7 @@ def test_baselines_only_run_records_everything_and_goes_live():
     for values in version.metrics.values():
         assert {"hr@10", "ndcg@10", "mrr@10", "hr@3", "by_kind", "by_item_age"} <= set(values)
         assert len(values["hr_curve"]) == 20
-    # the best scorer that can serve (TIFU-KNN is measured, never served)
+    # the best scorer that can serve (TIFU-KNN and category popularity are measured, never served)
     best = max(v["ndcg@10"] for m, v in version.metrics.items()
                if m not in ("tifuknn", "category_popularity"))
     assert version.serving_method not in ("tifuknn", "category_popularity")

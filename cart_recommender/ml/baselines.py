@@ -376,8 +376,3 @@ class CategoryPopularity:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Nothing: it is measured, never served, so an artifact needs none of it."""
         return {}
-
-
-BASELINES: tuple[type[Popularity] | type[CoPurchase] | type[Personal], ...] = (
-    Popularity, CoPurchase, Personal,
-)

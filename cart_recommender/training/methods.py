@@ -9,12 +9,10 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from cart_recommender.ml.baselines import CategoryPopularity, CoPurchase, Personal, Popularity
 from cart_recommender.ml.config import TrainingConfig
-from cart_recommender.ml.repeat import RepeatDecay, TifuKNN
+from cart_recommender.ml.quality import BASELINES
 from cart_recommender.training.errors import TrainingError
 
-BASELINE_NAMES = ("popularity", "copurchase", "personal", "repeat_decay", "tifuknn", "category_popularity")
 #: The scorers a version can serve with, from its artifact's arrays. Ties on the gate metric go
 #: to the first of these (the simpler scorer after the model). TIFU-KNN and category popularity
 #: are measured but never serve: TIFU-KNN reads every other shopper's history vector, which no
@@ -34,10 +32,9 @@ def choose_serving_method(metrics: dict[str, dict[str, Any]], metric: str) -> st
 
 
 def fit_baselines(train: Any) -> list[Any]:
-    """The baselines, fitted on the training part of the split (the repeat-aware ones choose
-    their parameters on a validation split of it)."""
-    return [cls().fit(train)
-            for cls in (Popularity, CoPurchase, Personal, RepeatDecay, TifuKNN, CategoryPopularity)]
+    """The baselines the evaluate command measures, fitted on the training part of the split
+    (the repeat-aware ones choose their parameters on a validation split of it)."""
+    return [cls().fit(train) for cls in BASELINES]
 
 
 def model_unavailable() -> str:
