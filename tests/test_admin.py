@@ -194,6 +194,28 @@ def test_detail_page_shows_the_repeat_weight_and_why_it_won(operator):
     assert "the network's own balance" in operator.get(url("change", version.pk)).content.decode()
 
 
+def test_detail_page_says_whether_the_reranker_is_on_and_what_decided_it(operator):
+    version = trained(0.4)
+    page = operator.get(url("change", version.pk)).content.decode()
+    assert 'id="cr-rerank"' not in page  # versions trained before the reranker
+    fit = {"candidates": 50, "lists": 33000, "with_target": 9400, "held_out": 1880, "kept": True,
+           "val_ndcg": {"model": 0.301, "reranked": 0.334}}
+    version.history = {**version.history, "rerank": fit}
+    version.save(update_fields=["history"])
+    page = operator.get(url("change", version.pk)).content.decode()
+    section = re.search(r'<fieldset[^>]*id="cr-rerank".*?</fieldset>', page, re.S).group(0)
+    assert "On: the model's 50 best products" in section
+    assert "from 0.301 to 0.334" in section and "9400 validation queries" in section
+    worse = {**fit, "kept": False, "val_ndcg": {"model": 0.3, "reranked": 0.29}}
+    version.history = {**version.history, "rerank": worse}
+    version.save(update_fields=["history"])
+    page = operator.get(url("change", version.pk)).content.decode()
+    assert "did not order better than the model (NDCG@10 0.29 against 0.3)" in page
+    version.history = {**version.history, "rerank": {"kept": False, "why": "time budget"}}
+    version.save(update_fields=["history"])
+    assert "Off: time budget." in operator.get(url("change", version.pk)).content.decode()
+
+
 def test_a_version_without_metrics_renders_without_plots(operator):
     version = ModelVersion.objects.create(status=Status.FAILED, error="TrainingError: too few events")
     page = operator.get(url("change", version.pk)).content.decode()

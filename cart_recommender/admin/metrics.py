@@ -167,6 +167,22 @@ def repeat_mix(version: ModelVersion) -> dict[str, Any] | None:
     return {"gamma": _fmt_weight(fit["gamma"]), "off": float(fit["gamma"]) == 0.0, "chart": chart}
 
 
+def rerank(version: ModelVersion) -> dict[str, Any] | None:
+    """The second stage that reorders a returning shopper's best products, and why it was kept.
+
+    It is fitted on four fifths of the validation orders' queries and kept only if it ranks the
+    other fifth's hidden products higher than the model alone, so a shop where it does not
+    help serves the model's own order.
+    """
+    fit = (version.history or {}).get("rerank") or {}
+    if "kept" not in fit:
+        return None
+    ndcg = fit.get("val_ndcg") or {}
+    return {"kept": bool(fit["kept"]), "why": fit.get("why", ""), "candidates": fit.get("candidates"),
+            "lists": fit.get("with_target"), "held_out": fit.get("held_out"),
+            "model": ndcg.get("model"), "reranked": ndcg.get("reranked")}
+
+
 def _weight_chart(fit: dict[str, Any], title: str) -> SafeString | None:
     curve = fit.get("val_ndcg") or {}
     weights = sorted(curve, key=float)

@@ -198,6 +198,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
                 "hr_chart": shown.hr_curve_chart(version),
                 "item_item": shown.item_item(version),
                 "repeat_mix": shown.repeat_mix(version),
+                "rerank": shown.rerank(version),
                 "segment_rows": reports.profiles(version),
                 "erased": erased_shoppers(version),
                 "retrain_due": retrain_due_at(version),

@@ -66,6 +66,10 @@ class TrainingConfig:
     content_vocab: int = 20_000  # the most frequent tokens shared by 2+ items
     content_id_dropout: float = 0.2  # how often training hides an item's own embedding
     content_neighbours: int = 0  # nearest items in content the repeat window lifts (0: none; 8 measured)
+    # The second stage (ml/reranker.py): the model's best products reordered for a shopper with
+    # a purchase history, by a small network fitted on the validation orders; 0: none.
+    rerank_candidates: int = 50
+    rerank_examples: int = 20_000  # validation examples scored for its training lists
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -97,6 +101,8 @@ class TrainingHistory:
     repeat_mix: dict[str, Any] = field(default_factory=dict)
     #: the content neighbours' weight: kappa and validation NDCG@10 per kappa tried
     content_mix: dict[str, Any] = field(default_factory=dict)
+    #: the reranker: its lists, whether it was kept and the held-out NDCG@10 that decided it
+    rerank: dict[str, Any] = field(default_factory=dict)
     #: the weight search and recounts after the epochs: seconds reserved for them, seconds taken
     after_fit: dict[str, Any] = field(default_factory=dict)
 

@@ -13,7 +13,8 @@ Layout of the file (every entry a plain numeric or unicode array):
   rows (``ct_tok``, ``ct_w``), whether its own embedding was trained (``id_known``) and the
   tokens in vocabulary order (``ct_vocab``, unicode: serving tokenises new products with it),
   and each item's nearest items in content (``ct_nbr``, ``ct_sim``) with their weight
-  ``ct_kappa`` when that term was kept;
+  ``ct_kappa`` when that term was kept, and with a reranker each item's category code
+  (``rr_cat``; its weights are ``param/rr_*``);
 * ``stat/popularity``: purchase counts per item;
 * ``extra/<name>``: further arrays a caller wants to ship with the model (e.g. a baseline's
   ``to_arrays()``), returned untouched in :attr:`ServingModel.extras`.
@@ -39,6 +40,7 @@ from typing import IO, Any
 import numpy as np
 
 from cart_recommender.ml.network import Architecture, constant_names, param_shapes
+from cart_recommender.ml.reranker import weight_shapes
 
 FORMAT = "cart_recommender.sequence_model"
 FORMAT_VERSION = 1
@@ -47,6 +49,12 @@ MANIFEST_KEY = "__manifest__"
 
 class ArtifactError(ValueError):
     """The file is not a valid model artifact (wrong format, version, shapes, or a pickle)."""
+
+
+def _shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every stored weight: the network's and, with one, the reranker's."""
+    shapes = {name: shape for name, (shape, _init) in param_shapes(arch).items()}
+    return {**shapes, **weight_shapes()} if arch.rerank else shapes
 
 
 def save_artifact(
@@ -77,7 +85,7 @@ def save_artifact(
         "items": np.array([str(i) for i in items], dtype=np.str_),
         "stat/popularity": np.asarray(constants["item_count"][: arch.n_items], np.float32),
     }
-    for name in param_shapes(arch):
+    for name in _shapes(arch):
         arrays[f"param/{name}"] = np.asarray(params[name], np.float32)
     for name in constant_names(arch):
         arrays[f"const/{name}"] = np.asarray(constants[name])
@@ -198,7 +206,7 @@ def read_artifact(source: str | Path | IO[bytes]) -> Artifact:
         if manifest.get("n_items") != n:
             raise ArtifactError("manifest n_items disagrees with its architecture")
         params = {}
-        for name, (shape, _) in param_shapes(arch).items():
+        for name, shape in _shapes(arch).items():
             params[name] = _array(data, f"param/{name}", shape, np.float32)
         nb = arch.neighbours
         constants = {
@@ -234,6 +242,10 @@ def read_artifact(source: str | Path | IO[bytes]) -> Artifact:
             constants["ct_nbr"] = _array(data, "const/ct_nbr", (n + 1, k), np.int32)
             constants["ct_sim"] = _array(data, "const/ct_sim", (n + 1, k), np.float32)
             constants["ct_kappa"] = _array(data, "const/ct_kappa", (1,), np.float32)
+        if arch.rerank:
+            category = constants["rr_cat"] = _array(data, "const/rr_cat", (n + 1,), np.int32)
+            if category.min(initial=0) < 0 or category.max(initial=0) > n:
+                raise ArtifactError("rr_cat codes out of range")
         for name in ("nbr_item", "ii_item", "ct_nbr"):
             codes = constants.get(name)
             if codes is not None and (codes.min(initial=0) < 0 or codes.max(initial=0) > n):

@@ -23,7 +23,7 @@ from cart_recommender.ml.data import EventLog, Query
 from cart_recommender.ml.examples import query_inputs
 from cart_recommender.ml.export import save_artifact
 from cart_recommender.ml.network import Architecture
-from cart_recommender.ml.serving import fold_content, forward_numpy
+from cart_recommender.ml.serving import fold_content, query_scores
 from cart_recommender.ml.training_loop import train
 
 
@@ -70,9 +70,6 @@ class SequenceModel:
         step = 256
         params, constants, arch = fold_content(self.params, self.constants, self.arch)
         for lo in range(0, len(queries), step):
-            batch = query_inputs(queries[lo : lo + step], arch)
-            out[lo : lo + step] = forward_numpy(params, constants, batch, arch)
-        for i, q in enumerate(queries):
-            cart = np.asarray(q.cart)
-            out[i, cart[(cart >= 0) & (cart < self.arch.n_items)]] = -np.inf
+            part = queries[lo : lo + step]
+            out[lo : lo + step] = query_scores(params, constants, query_inputs(part, arch), arch, part)
         return out

@@ -92,6 +92,9 @@ class Architecture:
     # window also lifts the products most like what the shopper buys, times ``ct_kappa``
     # (chosen after the fit); 0: no such term.
     content_neighbours: int = 0
+    # Candidates the second stage reorders for a shopper with a repeat window (weights ``rr_*``,
+    # constant ``rr_cat``; :mod:`cart_recommender.ml.reranker`), fitted after the network; 0: none.
+    rerank: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -106,7 +109,8 @@ class Architecture:
 
 
 def param_shapes(arch: Architecture) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Name -> (shape, initializer) of every trainable weight."""
+    """Name -> (shape, initializer) of every trainable weight (the reranker's, fitted after the
+    network, are :func:`cart_recommender.ml.reranker.weight_shapes`)."""
     n, d, r, f = arch.n_items, arch.dim, arch.feature_hidden, arch.ffn
     shapes: dict[str, tuple[tuple[int, ...], str]] = {
         "item_emb": ((n + 1, d), "embedding"),
@@ -188,6 +192,7 @@ def constant_names(arch: Architecture) -> tuple[str, ...]:
     """The constant arrays a model of ``arch`` reads (see :func:`feature_terms`)."""
     names = CONSTANTS + (CONTENT_CONSTANTS if arch.content_width else ())
     names += NEIGHBOUR_CONSTANTS if arch.content_neighbours and arch.repeat_window else ()
+    names += ("rr_cat",) if arch.rerank else ()
     if not arch.item_item:
         return names
     return names + ITEM_ITEM_CONSTANTS + (("ii_row",) if arch.item_item_rows else ())

@@ -165,6 +165,8 @@ def evaluate_log(
             report["chosen_params"]["model"] = {
                 "epochs": len(history.loss), "stopped": history.stopped,
                 "alpha": history.item_item.get("alpha", 0.0), "gamma": history.repeat_mix.get("gamma", 0.0),
+                "rerank": history.rerank.get("kept", False),
+                "rerank_val_ndcg": history.rerank.get("val_ndcg"),
                 **{f"after_fit_{k}": v for k, v in history.after_fit.items()},
             }
     return report

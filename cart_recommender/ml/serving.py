@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from cart_recommender.ml import reranker
 from cart_recommender.ml.data import History, Query
 from cart_recommender.ml.examples import query_inputs
 from cart_recommender.ml.export import Artifact, read_artifact
@@ -41,6 +42,25 @@ def forward_numpy(
 ) -> np.ndarray:
     """Scores (B, n_items) for encoded queries; cart items not masked."""
     return full_scores(NUMPY_OPS, params, constants, batch, arch).astype(np.float32, copy=False)
+
+
+def query_scores(
+    params: dict[str, np.ndarray], constants: dict[str, np.ndarray], batch: dict[str, np.ndarray],
+    arch: Architecture, queries: Sequence[Query],
+) -> np.ndarray:
+    """Scores (B, n_items) of encoded ``queries`` as shoppers get them: each cart at ``-inf``
+    and, where the model has a reranker, the best candidates of a shopper with a repeat window
+    reordered by it (:func:`cart_recommender.ml.reranker.apply`)."""
+    scores = forward_numpy(params, constants, batch, arch)
+    n = arch.n_items
+    for row, query in enumerate(queries):
+        cart = np.asarray(query.cart)
+        scores[row, cart[(cart >= 0) & (cart < n)]] = -np.inf
+    if not arch.rerank:
+        return scores
+    fitted = reranker.Reranker({name: value for name, value in params.items() if name.startswith("rr_")})
+    return reranker.apply(scores, fitted, batch, n, constants["rr_cat"][:n],
+                          np.log1p(constants["item_count"][:n]), arch.rerank)
 
 
 def fold_content(
@@ -127,14 +147,11 @@ class ServingModel:
         return self.score_batch([Query(np.asarray(cart_codes, np.int32), history or History(), now)])[0]
 
     def score_batch(self, queries: Sequence[Query]) -> np.ndarray:
-        """Float32 scores (len(queries), n_items); each query's cart items get ``-inf``."""
+        """Float32 scores (len(queries), n_items); each query's cart items get ``-inf`` (and a
+        shopper's best candidates are reordered where the model has a reranker)."""
         batch = query_inputs(queries, self.arch)
         params, constants, arch = self.folded or (self.params, self.constants, self.arch)
-        scores = forward_numpy(params, constants, batch, arch)
-        for row, query in enumerate(queries):
-            cart = np.asarray(query.cart)
-            scores[row, cart[(cart >= 0) & (cart < self.n_items)]] = -np.inf
-        return scores
+        return query_scores(params, constants, batch, arch, queries)
 
     def shopper_vectors(self, histories: Sequence[History], now: float, step: int = 256) -> np.ndarray:
         """Float32 ``(len(histories), dim)``: the query vector of each history with an empty cart.

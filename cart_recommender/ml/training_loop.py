@@ -14,13 +14,13 @@ frequency are chosen on the same validation split.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from cart_recommender.ml import itemitem
+from cart_recommender.ml import itemitem, reranker
 from cart_recommender.ml.config import EpochCallback, TrainingConfig, TrainingHistory, TrainingStopped
 from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.examples import draw_examples
@@ -39,13 +39,15 @@ GAMMAS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 KAPPAS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
-def _ranking(
+Mix = tuple[float, float, float]
+
+
+def _parts(
     params: dict[str, np.ndarray], arch: Architecture, constants: dict[str, np.ndarray],
-    x: dict[str, np.ndarray], item_item: itemitem.ItemItem | None = None,
-    mixes: tuple[tuple[float, ...], ...] = ((0.0, 0.0, 0.0),), k: int = 10, step: int = 512,
-) -> list[tuple[float, float]]:
-    """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded), for
-    each ``(alpha, gamma, kappa)`` of ``mixes``: the model's scores plus ``alpha`` times the
+    x: dict[str, np.ndarray], item_item: itemitem.ItemItem | None, mixes: tuple[Mix, ...], step: int = 512,
+) -> Iterator[tuple[dict[str, np.ndarray], Callable[[Mix], np.ndarray]]]:
+    """Per batch of ``x``: the batch and a function from ``(alpha, gamma, kappa)`` to its scores
+    (B, n_items), cart items at ``-inf``: the model's scores plus ``alpha`` times the
     ``item_item`` scores plus ``gamma`` times the repeat window's decayed frequency plus
     ``kappa`` times the content-neighbour lift (the network's own term at weight 1).
 
@@ -53,8 +55,6 @@ def _ranking(
     second (predict) graph every training run.
     """
     params, constants, arch = fold_content(params, constants, arch)
-    hits = np.zeros(len(mixes))
-    gains = np.zeros(len(mixes))
     total = x["target"].shape[0]
     rows = np.arange(step)
     n = arch.n_items
@@ -79,7 +79,10 @@ def _ranking(
             lift = constants["ct_sim"][part["rp_item"]] * part["rp_feat"][..., :1]
             siblings = NUMPY_OPS.scatter_rows(constants["ct_nbr"][part["rp_item"]].reshape(m, -1),
                                               lift.reshape(m, -1), n + 1)[:, :n]
-        for a, (alpha, gamma, kappa) in enumerate(mixes):
+
+        def mixed(mix: Mix, base: np.ndarray = base, extra: np.ndarray | None = extra,
+                  repeat: np.ndarray | None = repeat, siblings: np.ndarray | None = siblings) -> np.ndarray:
+            alpha, gamma, kappa = mix
             scores = base
             if extra is not None and alpha:
                 scores = scores + np.float32(alpha) * extra
@@ -87,7 +90,26 @@ def _ranking(
                 scores = scores + np.float32(gamma) * repeat
             if siblings is not None and kappa:
                 scores = scores + np.float32(kappa) * siblings
-            mine = scores[rows[:m], part["target"]]
+            return scores
+
+        yield part, mixed
+
+
+def _ranking(
+    params: dict[str, np.ndarray], arch: Architecture, constants: dict[str, np.ndarray],
+    x: dict[str, np.ndarray], item_item: itemitem.ItemItem | None = None,
+    mixes: tuple[Mix, ...] = ((0.0, 0.0, 0.0),), k: int = 10,
+) -> list[tuple[float, float]]:
+    """HR@k and NDCG@k of ``x["target"]`` against the full catalog (cart items excluded), for
+    each mix of :func:`_parts`."""
+    hits = np.zeros(len(mixes))
+    gains = np.zeros(len(mixes))
+    total = x["target"].shape[0]
+    for part, mixed in _parts(params, arch, constants, x, item_item, mixes):
+        m = part["target"].shape[0]
+        for a, mix in enumerate(mixes):
+            scores = mixed(mix)
+            mine = scores[np.arange(m), part["target"]]
             rank = (scores > mine[:, None]).sum(axis=1)
             hit = rank < k
             hits[a] += float(hit.sum())
@@ -125,6 +147,7 @@ class _MixtureSearch:
                                                       ("kappa", self.kappas), ("alpha", self.alphas))
                       if len(grid) > 1]
         self.per_mix_s = 0.0  # one weight's share of a search pass, once cost() has timed one
+        self.chosen: Mix = (0.0, 0.0, 0.0)  # what run() chose
 
     def _search(self, params: dict[str, np.ndarray], val_x: dict[str, np.ndarray],
                 mixes: list[tuple[float, float, float]]) -> list[float]:
@@ -170,6 +193,7 @@ class _MixtureSearch:
             else:
                 history.content_mix = {"kappa": chosen["kappa"], "val_ndcg": curve}
         alpha, gamma, kappa = chosen["alpha"], chosen["gamma"], chosen["kappa"]
+        self.chosen = (alpha, gamma, kappa)
         if gamma:
             params = {**params, "rp_lin": params["rp_lin"] + np.float32(gamma) * np.eye(
                 len(params["rp_lin"]), dtype=np.float32)[0]}
@@ -199,6 +223,29 @@ class _MixtureSearch:
             "ii_alpha": np.array([alpha], np.float32),
         }, params
 
+    def candidate_lists(
+        self, params: dict[str, np.ndarray], x: dict[str, np.ndarray], category: np.ndarray,
+        popularity: np.ndarray, k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The reranker's training lists: candidate features and the hidden item's position
+        among them (-1: not a candidate) for the examples of ``x`` with a repeat window, scored
+        with the weights :meth:`run` chose and the item-to-item term fitted without the
+        validation orders (``params``: as trained, before the repeat weight is folded in)."""
+        n = self.scoring_arch.n_items
+        k = min(k, n)
+        features, where = [np.zeros((0, k, len(reranker.FEATURES)), np.float32)], [np.zeros(0, np.int64)]
+        item_item = self.tuned if self.with_ii else None
+        for part, mixed in _parts(params, self.scoring_arch, self.scoring, x, item_item, (self.chosen,)):
+            rows = np.flatnonzero(reranker.has_window(part, n))
+            if not rows.size:
+                continue
+            sub = {name: part[name][rows] for name in ("cart", "rp_item", "rp_feat")}
+            scores = mixed(self.chosen)[rows]
+            codes, found = reranker.candidate_features(scores, sub, n, category, popularity, k)
+            features.append(found)
+            where.append(reranker.target_positions(codes, part["target"][rows]))
+        return np.concatenate(features), np.concatenate(where)
+
     @staticmethod
     def _without_kappa(arch: Architecture) -> Architecture:
         return replace(arch, content_neighbours=0)
@@ -206,6 +253,76 @@ class _MixtureSearch:
     @staticmethod
     def _without_kappa_constants(constants: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {name: value for name, value in constants.items() if name not in NEIGHBOUR_CONSTANTS}
+
+
+#: Seconds reserved for fitting the reranker twice (measured: 3-6 s for 6,000 lists on 2 cores).
+RERANK_FIT_S = 12.0
+#: Its lists cost this many validation rankings per as many examples (the scores, then the
+#: candidates' features; measured on Online Retail, where 1.0 ran 7 s past the budget).
+RERANK_SCORING = 1.5
+#: Fewer training lists than this (validation examples whose hidden item is a candidate) and
+#: no reranker is fitted: it would learn noise.
+RERANK_MIN_LISTS = 200
+
+
+def category_codes(log: EventLog, n: int) -> np.ndarray:
+    """int32 (n,): a code per product for its category path (one code for all without content)."""
+    if log.content is None:
+        return np.zeros(n, np.int32)
+    _names, codes = np.unique(np.asarray([c or "" for c in log.content.category[:n]], dtype=str),
+                              return_inverse=True)
+    return codes.astype(np.int32)
+
+
+def _ndcg_at_10(positions: np.ndarray) -> float:
+    """NDCG@10 of hidden items at 0-based ``positions`` (one relevant item per list)."""
+    if not len(positions):
+        return 0.0
+    return float(np.mean(np.where(positions < 10, 1.0 / np.log2(positions + 2.0), 0.0)))
+
+
+def _with_reranker(
+    search: _MixtureSearch, trained: dict[str, np.ndarray], x: dict[str, np.ndarray], log: EventLog,
+    seen: dict[str, np.ndarray], model: tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray]],
+    config: TrainingConfig, history: TrainingHistory,
+) -> tuple[Architecture, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Fit the reranker on four fifths of the validation lists; keep it only if it orders the
+    other fifth better than the model does (NDCG@10 among the candidates), and then fit it
+    again on every list.
+
+    ``seen``: the constants the network trained with (popularity without the validation orders,
+    as the lists were scored); ``model``: the architecture, constants and weights after the
+    weight search, returned with the reranker added or unchanged.
+    """
+    started = time.monotonic()
+    arch, constants, params = model
+    n = arch.n_items
+    category = category_codes(log, n)
+    features, where = search.candidate_lists(trained, x, category, np.log1p(seen["item_count"][:n]),
+                                             config.rerank_candidates)
+    found = np.flatnonzero(where >= 0)
+    report: dict[str, Any] = {"candidates": int(features.shape[1]), "lists": int(len(where)),
+                              "with_target": int(found.size)}
+    if found.size < RERANK_MIN_LISTS:
+        history.rerank = {**report, "kept": False, "why": f"fewer than {RERANK_MIN_LISTS} lists"}
+        return model
+    held, fit_rows = found[: found.size // 5], found[found.size // 5 :]
+    fitted = reranker.fit(features[fit_rows], where[fit_rows], seed=config.seed)
+    scores = fitted.score(features[held])
+    mine = scores[np.arange(held.size), where[held]]
+    after = _ndcg_at_10((scores > mine[:, None]).sum(axis=1))
+    before = _ndcg_at_10(where[held])
+    kept = after > before
+    history.rerank = {**report, "held_out": int(held.size), "kept": bool(kept),
+                      "val_ndcg": {"model": round(before, 5), "reranked": round(after, 5)},
+                      "seconds": round(time.monotonic() - started, 1)}
+    if not kept:
+        return model
+    fitted = reranker.fit(features[found], where[found], seed=config.seed)  # now on every list
+    history.rerank["seconds"] = round(time.monotonic() - started, 1)
+    return (replace(arch, rerank=int(features.shape[1])),
+            {**constants, "rr_cat": np.append(category, 0).astype(np.int32)},
+            {**params, **fitted.weights})
 
 
 def train(
@@ -234,12 +351,18 @@ def train(
         jit_compile=False,  # XLA on CPU: slower to compile and, measured, 2x slower per step
     )
     history = TrainingHistory()
-    val_x = None
+    val_x = rerank_x = None
     if len(data["val"].rows):
-        val_x = draw_examples(
+        # one draw for both: the first max_val_examples (the same ones with or without a reranker)
+        # judge the epochs and the weights, and up to rerank_examples train the reranker
+        drawn = draw_examples(
             data["baskets"], data["val"], arch, np.random.default_rng(config.seed + 1),
-            per_basket=10**9, counted=data["counted"], limit=config.max_val_examples,
+            per_basket=10**9, counted=data["counted"],
+            limit=max(config.max_val_examples, config.rerank_examples),
         )
+        val_x = {name: value[: config.max_val_examples] for name, value in drawn.items()}
+        if config.rerank_candidates and arch.repeat_window:
+            rerank_x = {name: value[: config.rerank_examples] for name, value in drawn.items()}
 
     # What comes after the epochs must fit in the budget too: the weight search (three
     # validation passes over 14, 10 and 14 weights; the first is timed once, after the first
@@ -297,6 +420,9 @@ def train(
             rank_s[0] = time.monotonic() - ranked
             if epoch == 0:
                 after_fit_s[0] += search.cost(_weights(model), val_x)
+                if rerank_x is not None:  # scoring its lists and describing them, then its fits
+                    lists = rerank_x["target"].shape[0] / val_x["target"].shape[0]
+                    after_fit_s[0] += RERANK_SCORING * rank_s[0] * lists + RERANK_FIT_S
         else:
             hr, ndcg = 0.0, -history.loss[-1]
         history.val_hr.append(hr)
@@ -317,9 +443,15 @@ def train(
         raise TrainingStopped(f"training stopped before the first epoch finished ({history.stopped})")
     fitted = time.monotonic()
     model.set_weights(best_weights)
-    params = _weights(model)
-    arch, constants, params = search.run(config, params, val_x, history,
-                                         deadline=started + config.time_budget_s)
+    trained = _weights(model)
+    deadline = started + config.time_budget_s
+    arch, constants, params = search.run(config, trained, val_x, history, deadline=deadline)
+    if rerank_x is not None:
+        if time.monotonic() + RERANK_FIT_S + data["co_purchase_s"] > deadline:
+            history.rerank = {"kept": False, "why": "time budget"}
+        else:
+            arch, constants, params = _with_reranker(
+                search, trained, rerank_x, log, data["constants"], (arch, constants, params), config, history)
     if len(data["val"].rows):  # the artifact counts co-purchases over every basket
         co = co_purchase(data["baskets"], arch.n_items, arch.neighbours, config.pair_max_basket)
         constants.update(nbr_item=co.neighbour, nbr_count=co.count, item_count=co.item_count)
