@@ -26,6 +26,7 @@ from cart_recommender.ml.data import EventLog
 from cart_recommender.ml.examples import draw_examples
 from cart_recommender.ml.features import co_purchase
 from cart_recommender.ml.keras_network import build_network, load_keras
+from cart_recommender.ml.metrics import metrics_from_ranks
 from cart_recommender.ml.network import NEIGHBOUR_CONSTANTS, Architecture
 from cart_recommender.ml.numpy_ops import NUMPY_OPS
 from cart_recommender.ml.preparation import prepare
@@ -276,9 +277,7 @@ def category_codes(log: EventLog, n: int) -> np.ndarray:
 
 def _ndcg_at_10(positions: np.ndarray) -> float:
     """NDCG@10 of hidden items at 0-based ``positions`` (one relevant item per list)."""
-    if not len(positions):
-        return 0.0
-    return float(np.mean(np.where(positions < 10, 1.0 / np.log2(positions + 2.0), 0.0)))
+    return float(metrics_from_ranks(positions + 1, ())["ndcg@10"])
 
 
 def _with_reranker(
