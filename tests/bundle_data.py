@@ -91,9 +91,11 @@ def fresh_serving():
     catalog.reset()
 
 
-def activate_model(method: str = "model", seed: int = 0, note: str = ""):
+def activate_model(method: str = "model", seed: int = 0, note: str = "", tweak=None):
     """Export an artifact over the purchases in the DB (random weights, real co-purchase tables)
-    with the ML core, store it and make it the active version; returns the version."""
+    with the ML core, store it and make it the active version; returns the version.
+
+    ``tweak(arch, params, constants, items)`` may return them changed before the export."""
     import tempfile
     from pathlib import Path
 
@@ -121,11 +123,12 @@ def activate_model(method: str = "model", seed: int = 0, note: str = ""):
     for name, (shape, init) in param_shapes(prepared["arch"]).items():
         scale = {"zeros": 0.0, "ones": 0.0, "small": 0.01}.get(init, 0.3)
         params[name] = (rng.standard_normal(shape) * scale + (init == "ones")).astype(np.float32)
+    arch, constants = prepared["arch"], prepared["constants"]
+    if tweak is not None:
+        arch, params, constants = tweak(arch, params, constants, log.items)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.npz"
-        export.save_artifact(
-            path, items=log.items, arch=prepared["arch"], params=params, constants=prepared["constants"]
-        )
+        export.save_artifact(path, items=log.items, arch=arch, params=params, constants=constants)
         version = ModelVersion.objects.create(status="ready", serving_method=method)
         artifacts.store_artifact(version, path)
     registry.activate(version, note=note)

@@ -206,6 +206,14 @@ def test_detail_page_says_whether_the_reranker_is_on_and_what_decided_it(operato
     section = re.search(r'<fieldset[^>]*id="cr-rerank".*?</fieldset>', page, re.S).group(0)
     assert "On: the model's 50 best products" in section
     assert "from 0.301 to 0.334" in section and "9400 validation queries" in section
+    assert 'id="cr-rerank-content"' not in section  # candidates from the model's scores alone
+    version.history = {**version.history, "rerank": {**fit, "by_content_candidates": 20, "by_content": 513,
+                                                     "window_candidates": 64, "by_window": 651}}
+    version.save(update_fields=["history"])
+    page = operator.get(url("change", version.pk)).content.decode()
+    assert "The shopper's 64 likeliest repeat purchases join them" in page and "651 of the" in page
+    assert ("the 20 products most like the cart and the shopper's purchases by name and category" in page
+            and "513 of the validation queries' hidden products were candidates only that way" in page)
     worse = {**fit, "kept": False, "val_ndcg": {"model": 0.3, "reranked": 0.29}}
     version.history = {**version.history, "rerank": worse}
     version.save(update_fields=["history"])

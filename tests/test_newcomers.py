@@ -59,3 +59,36 @@ def test_words_and_matching_are_plain():
                      ("c", name_words("Red cup"))]}
     cart = [("mugs", name_words("Blue mug small")), ("tea", name_words("Blue mug"))]
     assert same_range(cart, pool, limit=5) == [("b", 0, 2 / 3), ("a", 0, 0.5)]
+
+
+def test_a_model_pick_like_a_cart_product_in_content_says_same_range():
+    """A version whose reranker keeps content neighbours explains a pick nothing in the cart was
+    bought with by the cart product it is most like: the reason a content-placed product gets."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from cart_recommender.ml.reranker import weight_shapes
+
+    make_shop()
+
+    def like_the_cake(arch, params, constants, items):
+        n = arch.n_items
+        neighbour, similarity = np.full((n + 1, 2), n, np.int32), np.zeros((n + 1, 2), np.float32)
+        neighbour[items.index("CAKE"), 0], similarity[items.index("CAKE"), 0] = items.index("BISC"), 0.7
+        rng = np.random.default_rng(0)
+        weights = {name: rng.standard_normal(shape).astype(np.float32)
+                   for name, shape in weight_shapes(True).items()}
+        weights["rr_sd"] = np.abs(weights["rr_sd"]) + 1.0
+        constants = {**constants, "rr_cat": np.zeros(n + 1, np.int32), "rr_nbr": neighbour,
+                     "rr_sim": similarity}
+        arch = replace(arch, rerank=5, rerank_neighbours=2, rerank_content=2)
+        return arch, {**params, **weights}, constants
+
+    activate_model("model", tweak=like_the_cake)
+    bundle = get_bundle(["CAKE"], size=5, use_cache=False)
+    reasons = {i.product_id: (i.reason, i.source) for i in bundle.items}
+    assert reasons["BISC"] == ("Goes with your Lemon cake: same range", "model")
+    # no other product is like the cake, and none was ever bought with it
+    others = {reason for key, (reason, source) in reasons.items() if key != "BISC" and source == "model"}
+    assert others == {"Picked for your cart"}

@@ -180,7 +180,10 @@ def rerank(version: ModelVersion) -> dict[str, Any] | None:
     ndcg = fit.get("val_ndcg") or {}
     return {"kept": bool(fit["kept"]), "why": fit.get("why", ""), "candidates": fit.get("candidates"),
             "lists": fit.get("with_target"), "held_out": fit.get("held_out"),
-            "model": ndcg.get("model"), "reranked": ndcg.get("reranked")}
+            "model": ndcg.get("model"), "reranked": ndcg.get("reranked"),
+            "window_candidates": fit.get("window_candidates") or 0, "by_window": fit.get("by_window") or 0,
+            "by_content_candidates": fit.get("by_content_candidates") or 0,
+            "by_content": fit.get("by_content") or 0}
 
 
 def _weight_chart(fit: dict[str, Any], title: str) -> SafeString | None:

@@ -70,6 +70,12 @@ class TrainingConfig:
     # a purchase history, by a small network fitted on the validation orders; 0: none.
     rerank_candidates: int = 50
     rerank_examples: int = 20_000  # validation examples scored for its training lists
+    rerank_window: int = 64  # the repeat window's first products join its candidates (0: none)
+    # Where the log has content: the products most like a query's cart and repeat window (by
+    # name words within a category) that join the reranker's candidates, and the content
+    # neighbours kept per product to find them; 0: none.
+    rerank_content: int = 20
+    rerank_neighbours: int = 8
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:

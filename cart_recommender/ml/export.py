@@ -14,7 +14,8 @@ Layout of the file (every entry a plain numeric or unicode array):
   tokens in vocabulary order (``ct_vocab``, unicode: serving tokenises new products with it),
   and each item's nearest items in content (``ct_nbr``, ``ct_sim``) with their weight
   ``ct_kappa`` when that term was kept, and with a reranker each item's category code
-  (``rr_cat``; its weights are ``param/rr_*``);
+  (``rr_cat``; its weights are ``param/rr_*``) and, where it also takes candidates by content,
+  each item's content neighbours (``rr_nbr``, ``rr_sim``);
 * ``stat/popularity``: purchase counts per item;
 * ``extra/<name>``: further arrays a caller wants to ship with the model (e.g. a baseline's
   ``to_arrays()``), returned untouched in :attr:`ServingModel.extras`.
@@ -54,7 +55,7 @@ class ArtifactError(ValueError):
 def _shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every stored weight: the network's and, with one, the reranker's."""
     shapes = {name: shape for name, (shape, _init) in param_shapes(arch).items()}
-    return {**shapes, **weight_shapes()} if arch.rerank else shapes
+    return {**shapes, **weight_shapes(bool(arch.rerank_content))} if arch.rerank else shapes
 
 
 def save_artifact(
@@ -246,7 +247,11 @@ def read_artifact(source: str | Path | IO[bytes]) -> Artifact:
             category = constants["rr_cat"] = _array(data, "const/rr_cat", (n + 1,), np.int32)
             if category.min(initial=0) < 0 or category.max(initial=0) > n:
                 raise ArtifactError("rr_cat codes out of range")
-        for name in ("nbr_item", "ii_item", "ct_nbr"):
+            if arch.rerank_content:
+                k = arch.rerank_neighbours
+                constants["rr_nbr"] = _array(data, "const/rr_nbr", (n + 1, k), np.int32)
+                constants["rr_sim"] = _array(data, "const/rr_sim", (n + 1, k), np.float32)
+        for name in ("nbr_item", "ii_item", "ct_nbr", "rr_nbr"):
             codes = constants.get(name)
             if codes is not None and (codes.min(initial=0) < 0 or codes.max(initial=0) > n):
                 raise ArtifactError(f"{name} codes out of range")

@@ -95,6 +95,13 @@ class Architecture:
     # Candidates the second stage reorders for a shopper with a repeat window (weights ``rr_*``,
     # constant ``rr_cat``; :mod:`cart_recommender.ml.reranker`), fitted after the network; 0: none.
     rerank: int = 0
+    # With the reranker: how many of the repeat window's first products join its candidates;
+    # each product's nearest products in content (constants ``rr_nbr``/
+    # ``rr_sim``, this many per product) and how many of those most like a query join its
+    # candidates (``rerank_content``); 0: candidates from the model's scores alone.
+    rerank_window: int = 0
+    rerank_neighbours: int = 0
+    rerank_content: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -186,6 +193,8 @@ ITEM_ITEM_CONSTANTS = ("ii_item", "ii_weight", "ii_alpha")
 CONTENT_CONSTANTS = ("ct_tok", "ct_w", "id_known")
 #: Each item's nearest items in content, their similarities, and the term's weight.
 NEIGHBOUR_CONSTANTS = ("ct_nbr", "ct_sim", "ct_kappa")
+#: The reranker's content neighbours of each item, and their similarities.
+RERANK_CONTENT_CONSTANTS = ("rr_nbr", "rr_sim")
 
 
 def constant_names(arch: Architecture) -> tuple[str, ...]:
@@ -193,6 +202,7 @@ def constant_names(arch: Architecture) -> tuple[str, ...]:
     names = CONSTANTS + (CONTENT_CONSTANTS if arch.content_width else ())
     names += NEIGHBOUR_CONSTANTS if arch.content_neighbours and arch.repeat_window else ()
     names += ("rr_cat",) if arch.rerank else ()
+    names += RERANK_CONTENT_CONSTANTS if arch.rerank and arch.rerank_content else ()
     if not arch.item_item:
         return names
     return names + ITEM_ITEM_CONSTANTS + (("ii_row",) if arch.item_item_rows else ())

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cart_recommender.ml import itemitem
+from cart_recommender.ml import itemitem, reranker
 from cart_recommender.ml.config import TrainingConfig
 from cart_recommender.ml.content import build_tokens, content_neighbours
 from cart_recommender.ml.data import EventLog
@@ -89,6 +89,17 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
         if sim.any():
             constants.update(ct_nbr=nbr, ct_sim=sim, ct_kappa=np.zeros(1, np.float32))
             arch = replace(arch, content_neighbours=config.content_neighbours)
+    rerank_pool = None
+    content_s = 0.0
+    if has_content and config.rerank_candidates and config.rerank_content and arch.repeat_window:
+        timed = time.monotonic()
+        if arch.content_neighbours == config.rerank_neighbours:
+            nbr, sim = constants["ct_nbr"], constants["ct_sim"]
+        else:
+            nbr, sim = content_neighbours(content, config.rerank_neighbours)
+        if sim.any():
+            rerank_pool = reranker.ContentPool(nbr, sim, config.rerank_content)
+        content_s = time.monotonic() - timed
     counts = co.item_count[:n].astype(np.float64) + 1.0
     return {
         "arch": arch,
@@ -101,6 +112,9 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
         "item_item": item_item,
         # the content tokens in vocabulary order, for the artifact (serving tokenises new items)
         "content_vocab": vocab,
+        # the reranker's content neighbours (None: its candidates come from the scores alone)
+        "rerank_pool": rerank_pool,
+        "content_s": content_s,
         # what the recounts on every basket after the fit will take, about
         "item_item_s": item_item_s,
         "co_purchase_s": co_purchase_s,

@@ -16,6 +16,15 @@ softmax on queries of orders the model was *not* fitted on (the orders after its
 the same split that early stopping and the weight search use). The reordered candidates keep
 their place above every other product, so the rest of the ranking is the model's own.
 
+A product few or no shoppers have bought is rarely among those best products: nothing the
+network, the item-to-item term or the repeat weight read says much of it. What the shop says
+of it does: where the model has content neighbours (each product's nearest products by name
+words within its category, :func:`cart_recommender.ml.content.content_neighbours`), the
+candidates also take the products most like the cart and the shopper's repeat window (a new
+size of what they buy, the next design of a range) and the reranker reads that likeness too
+(:data:`CONTENT_FEATURES`), so it learns on the validation orders when such a product belongs
+in the bundle.
+
 Plain arrays: fitting imports Keras when it is called (:func:`fit`), scoring is NumPy
 (:func:`apply`). No Django.
 """
@@ -36,13 +45,32 @@ FEATURES = (
     *(f"window_feature_{i}" for i in range(REPEAT_FEATURES)),
     "log_popularity", "cart_share_of_category", "window_share_of_category", "log_cart_size",
 )
+#: What it also reads where the model has content neighbours: the summed likeness of the
+#: candidate to the cart's products and to the repeat window's (weighted by decayed frequency,
+#: as a share of the window), and whether the candidate came from that likeness rather than
+#: from the model's best products.
+CONTENT_FEATURES = ("content_cart", "content_window", "from_content")
 HIDDEN = (64, 32)
 
 
-def weight_shapes() -> dict[str, tuple[int, ...]]:
+@dataclass(frozen=True)
+class ContentPool:
+    """Each product's content neighbours (int32 / float32 ``(n_items + 1, k)``, padded with
+    ``n_items`` / 0) and how many of the products most like a query join its candidates."""
+
+    neighbour: np.ndarray
+    similarity: np.ndarray
+    extra: int
+
+
+def feature_names(content: bool = False) -> tuple[str, ...]:
+    return FEATURES + CONTENT_FEATURES if content else FEATURES
+
+
+def weight_shapes(content: bool = False) -> dict[str, tuple[int, ...]]:
     """Name -> shape of the reranker's arrays (stored with the model's weights)."""
-    shapes: dict[str, tuple[int, ...]] = {"rr_mu": (len(FEATURES),), "rr_sd": (len(FEATURES),)}
-    width = len(FEATURES)
+    width = len(feature_names(content))
+    shapes: dict[str, tuple[int, ...]] = {"rr_mu": (width,), "rr_sd": (width,)}
     for i, hidden in enumerate(HIDDEN):
         shapes[f"rr_w{i}"], shapes[f"rr_b{i}"] = (width, hidden), (hidden,)
         width = hidden
@@ -73,9 +101,85 @@ def best_candidates(scores: np.ndarray, k: int = CANDIDATES) -> tuple[np.ndarray
     return np.take_along_axis(codes, order, axis=1).astype(np.int32), below
 
 
+def _with_window(scores: np.ndarray, codes: np.ndarray, window: np.ndarray,
+                 n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """``codes`` followed by the ``window`` products that are not among them, and which slots
+    hold a product (the others repeat the query's best candidate, and are marked False)."""
+    real = window < n_items
+    safe = np.where(real, window, 0)
+    real &= ~(safe[:, :, None] == codes[:, None, :]).any(axis=2)
+    real &= np.isfinite(np.take_along_axis(scores, safe, axis=1))
+    filler = np.broadcast_to(codes[:, :1], window.shape)
+    return (np.concatenate([codes, np.where(real, safe, filler).astype(np.int32)], axis=1),
+            np.concatenate([np.ones(codes.shape, bool), real], axis=1))
+
+
+class Likeness:
+    """Every product some cart or window product of a query has among its content neighbours,
+    with its summed similarity to the cart's products and to the repeat window's (each window
+    product weighted by its share of the window's decayed purchase frequency, so a product like
+    the shopper's staples scores near its similarity). Sparse: a few hundred products per query
+    where the catalog has tens of thousands."""
+
+    def __init__(self, batch: dict[str, np.ndarray], n_items: int, pool: ContentPool) -> None:
+        cart, rp_item = batch["cart"], batch["rp_item"]
+        b = cart.shape[0]
+        freq = batch["rp_feat"][:, :, 0] * (rp_item < n_items)
+        share = freq / np.maximum(freq.sum(axis=1, keepdims=True), 1e-6)
+        cart_nbr = pool.neighbour[np.minimum(cart, n_items)].reshape(b, -1)  # padding rows: n_items
+        window_nbr = pool.neighbour[np.minimum(rp_item, n_items)].reshape(b, -1)
+        cart_sim = pool.similarity[np.minimum(cart, n_items)].reshape(b, -1)
+        window_sim = (pool.similarity[np.minimum(rp_item, n_items)] * share[:, :, None]).reshape(b, -1)
+        self.stride = n_items + 1
+        rows = np.arange(b, dtype=np.int64)[:, None] * self.stride
+        keys = np.concatenate([rows + cart_nbr, rows + window_nbr], axis=1).ravel()
+        self.keys, where = np.unique(keys, return_inverse=True)
+        width = cart_nbr.shape[1]
+        sims = np.concatenate([cart_sim, np.zeros_like(window_sim)], axis=1).ravel()
+        self.to_cart = np.bincount(where, weights=sims, minlength=len(self.keys)).astype(np.float32)
+        sims = np.concatenate([np.zeros((b, width), np.float32), window_sim], axis=1).ravel()
+        self.to_window = np.bincount(where, weights=sims, minlength=len(self.keys)).astype(np.float32)
+        real = (self.keys % self.stride < n_items) & (self.to_cart + self.to_window > 0)
+        self.keys, self.to_cart, self.to_window = self.keys[real], self.to_cart[real], self.to_window[real]
+        self.rows = b
+
+    def lookup(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """float32 ``(B, k)`` twice: the likeness of ``codes`` to each query's cart and window."""
+        keys = np.arange(self.rows, dtype=np.int64)[:, None] * self.stride + codes
+        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        found = self.keys[at] == keys if len(self.keys) else np.zeros(keys.shape, bool)
+        return np.where(found, self.to_cart[at], 0.0), np.where(found, self.to_window[at], 0.0)
+
+    def best(self, scores: np.ndarray, codes: np.ndarray, extra: int) -> tuple[np.ndarray, np.ndarray]:
+        """``codes`` followed by each query's ``extra`` most alike products that are neither among
+        them nor in the cart (``scores`` ``-inf``), and a bool mask of the candidates that exist
+        (a query with fewer such products keeps padding slots, marked False)."""
+        b = self.rows
+        row, code = self.keys // self.stride, self.keys % self.stride
+        like = (self.to_cart + self.to_window).astype(np.float64)
+        taken = np.zeros(len(self.keys), bool)
+        if len(self.keys):
+            keys = np.arange(b, dtype=np.int64)[:, None] * self.stride + codes
+            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            taken[at[self.keys[at] == keys]] = True
+        open_ = ~taken & np.isfinite(scores[row, code])
+        row, code, like = row[open_], code[open_], like[open_]
+        order = np.lexsort((-like, row))  # by query, most alike first
+        row, code = row[order], code[order]
+        rank = np.arange(len(row)) - np.searchsorted(row, row)
+        keep = rank < extra
+        picked = np.zeros((b, extra), np.int32)
+        valid = np.zeros((b, extra), bool)
+        picked[row[keep], rank[keep]] = code[keep]
+        valid[row[keep], rank[keep]] = True
+        return (np.concatenate([codes, picked], axis=1),
+                np.concatenate([np.ones(codes.shape, bool), valid], axis=1))
+
+
 def candidate_features(
     scores: np.ndarray, batch: dict[str, np.ndarray], n_items: int, category: np.ndarray,
     log_popularity: np.ndarray, k: int = CANDIDATES, codes: np.ndarray | None = None,
+    pool: ContentPool | None = None, window: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best products of each query (or the given ``codes``) and their features.
 
@@ -86,19 +190,37 @@ def candidate_features(
         category: int32 ``(n_items,)`` a category code per product (one code for all when the
             shop has no categories).
         log_popularity: float ``(n_items,)`` log(1 + training orders holding the product).
+        pool: content neighbours: then ``pool.extra`` products most like the query follow
+            (:meth:`Likeness.best`), and every candidate has the :data:`CONTENT_FEATURES` too.
+        window: the first ``window`` products of the repeat window follow the ``k`` best
+            (those not among them already): what the shopper bought before, however weakly
+            the model scores it (a product bought once, years ago, or by few others).
 
     Returns:
-        ``codes`` int32 ``(B, k)`` best first, and ``features`` float32 ``(B, k, len(FEATURES))``.
+        ``codes`` int32 ``(B, k [+ window] [+ extra])``: the best first, then the window's,
+        then the most alike; and ``features`` float32 ``(B, same, len(feature_names(pool is
+        not None)))``. A candidate slot that holds no product (padding, a window product
+        already among the best, a cart product) has every feature 0.
     """
     if codes is None:
         codes, _below = best_candidates(scores, k)
+    top_k = codes.shape[1]
+    likeness = None
+    valid = np.ones(codes.shape, bool)
+    if window:
+        codes, valid = _with_window(scores, codes, batch["rp_item"][:, :window], n_items)
+    if pool is not None:
+        likeness = Likeness(batch, n_items, pool)
+        before = codes.shape[1]
+        codes, more = likeness.best(scores, codes, min(pool.extra, n_items))
+        valid = np.concatenate([valid, more[:, before:]], axis=1)
     b, k = codes.shape
     top = np.take_along_axis(scores, codes, axis=1)
-    finite = np.isfinite(top)
+    finite = np.isfinite(top) & valid
     top = np.where(finite, top, 0.0)
-    out = np.zeros((b, k, len(FEATURES)), np.float32)
+    out = np.zeros((b, k, len(feature_names(pool is not None))), np.float32)
     out[:, :, 0] = top
-    out[:, :, 1] = np.arange(k)
+    out[:, :, 1] = np.minimum(np.arange(k), top_k)  # every product from likeness: just below
     out[:, :, 2] = top - top[:, :1]
     rp_item, rp_feat, cart = batch["rp_item"], batch["rp_feat"], batch["cart"]
     # where each candidate sits in the repeat window (padding, code n_items, matches nothing)
@@ -120,6 +242,10 @@ def candidate_features(
         freq.sum(axis=1), 1e-6)[:, None]
     out[:, :, 15] = np.log1p(cart_len)[:, None]
     out[:, :, 12] = log_popularity[codes]
+    if likeness is not None:
+        f = len(FEATURES)
+        out[:, :, f], out[:, :, f + 1] = likeness.lookup(codes)
+        out[:, before:, f + 2] = 1.0
     out[~finite] = 0.0
     return codes, out
 
@@ -140,24 +266,29 @@ class Reranker:
 
 
 def apply(scores: np.ndarray, reranker: Reranker, batch: dict[str, np.ndarray], n_items: int,
-          category: np.ndarray, log_popularity: np.ndarray, k: int = CANDIDATES) -> np.ndarray:
+          category: np.ndarray, log_popularity: np.ndarray, k: int = CANDIDATES,
+          pool: ContentPool | None = None, window: int = 0) -> np.ndarray:
     """Reorder each windowed query's best candidates by ``reranker``, in ``scores`` itself.
 
-    The candidates are placed above every other product of their query (scores of the others
-    untouched); queries without a repeat window are left as they came. Returns ``scores``.
+    The candidates (with ``window`` and ``pool``, the repeat window's first products and those
+    most like the query too) are placed above every other product of their query (scores of the
+    others untouched); queries without a repeat window are left as they came. Returns ``scores``.
     """
     rows = np.flatnonzero(has_window(batch, n_items))
     if not rows.size:
         return scores
     mine = scores[rows]
     part = {name: value[rows] for name, value in batch.items() if name in ("cart", "rp_item", "rp_feat")}
-    codes, below = best_candidates(mine, k)
-    _codes, features = candidate_features(mine, part, n_items, category, log_popularity, codes=codes)
+    best, below = best_candidates(mine, k)
+    codes, features = candidate_features(mine, part, n_items, category, log_popularity, codes=best,
+                                         pool=pool, window=window)
     new = reranker.score(features).astype(np.float32)
     valid = np.isfinite(np.take_along_axis(mine, codes, axis=1))
+    real = features.any(axis=2) | (np.arange(codes.shape[1]) < best.shape[1])  # padding: untouched
     floor = np.where(np.isfinite(below), below, 0.0)[:, None]
-    lifted = floor + 1.0 + (new - np.min(np.where(valid, new, np.inf), axis=1, keepdims=True))
-    scores[rows[:, None], codes] = np.where(valid, lifted, -np.inf)
+    lifted = floor + 1.0 + (new - np.min(np.where(valid & real, new, np.inf), axis=1, keepdims=True))
+    rows_b = np.broadcast_to(rows[:, None], codes.shape)
+    scores[rows_b[real], codes[real]] = np.where(valid, lifted, -np.inf)[real]
     return scores
 
 
@@ -177,10 +308,12 @@ def fit(features: np.ndarray, target: np.ndarray, seed: int = 0, epochs: int = 1
     x, y = features[keep].astype(np.float32), target[keep].astype(np.int32)
     if not len(y):
         raise ValueError("no query has its hidden product among the candidates")
-    flat = x.reshape(-1, x.shape[-1])
+    real = slots(x)
+    flat = x[real]  # the scaling and the softmax see the slots that hold a product only
     mu, sd = flat.mean(axis=0), flat.std(axis=0) + 1e-6
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((x.shape[1], x.shape[2]))
+    mask = keras.Input((x.shape[1],))
     h = inputs
     dense = []
     for width in HIDDEN:
@@ -189,10 +322,12 @@ def fit(features: np.ndarray, target: np.ndarray, seed: int = 0, epochs: int = 1
         h = layer(h)
     last = keras.layers.Dense(1)
     logits = keras.layers.Reshape((x.shape[1],))(last(h))
-    net = keras.Model(inputs, logits)
+    logits = keras.layers.Lambda(lambda pair: pair[0] + (pair[1] - 1.0) * 1e9)([logits, mask])
+    net = keras.Model([inputs, mask], logits)
     net.compile(optimizer=keras.optimizers.Adam(2e-3),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    net.fit((x - mu) / sd, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    net.fit([(x - mu) / sd, real.astype(np.float32)], y, batch_size=batch_size, epochs=epochs, shuffle=True,
+            verbose=0)
     weights = {"rr_mu": mu.astype(np.float32), "rr_sd": sd.astype(np.float32)}
     for i, layer in enumerate(dense):
         kernel, bias = layer.get_weights()
@@ -200,6 +335,14 @@ def fit(features: np.ndarray, target: np.ndarray, seed: int = 0, epochs: int = 1
     kernel, bias = last.get_weights()
     weights["rr_out"], weights["rr_out_b"] = kernel.astype(np.float32), bias.astype(np.float32)
     return Reranker(weights)
+
+
+def slots(features: np.ndarray) -> np.ndarray:
+    """bool ``(B, k)``: which candidate slots hold a product (the others have every feature 0;
+    the first slot, the model's best product, always holds one)."""
+    real = features.any(axis=2)
+    real[:, 0] = True
+    return real
 
 
 def target_positions(codes: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -59,8 +59,11 @@ def query_scores(
     if not arch.rerank:
         return scores
     fitted = reranker.Reranker({name: value for name, value in params.items() if name.startswith("rr_")})
+    pool = (reranker.ContentPool(constants["rr_nbr"], constants["rr_sim"], arch.rerank_content)
+            if arch.rerank_content else None)
     return reranker.apply(scores, fitted, batch, n, constants["rr_cat"][:n],
-                          np.log1p(constants["item_count"][:n]), arch.rerank)
+                          np.log1p(constants["item_count"][:n]), arch.rerank, pool=pool,
+                          window=arch.rerank_window)
 
 
 def fold_content(

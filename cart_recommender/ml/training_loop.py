@@ -226,7 +226,7 @@ class _MixtureSearch:
 
     def candidate_lists(
         self, params: dict[str, np.ndarray], x: dict[str, np.ndarray], category: np.ndarray,
-        popularity: np.ndarray, k: int,
+        popularity: np.ndarray, k: int, pool: reranker.ContentPool | None = None, window: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The reranker's training lists: candidate features and the hidden item's position
         among them (-1: not a candidate) for the examples of ``x`` with a repeat window, scored
@@ -234,7 +234,10 @@ class _MixtureSearch:
         validation orders (``params``: as trained, before the repeat weight is folded in)."""
         n = self.scoring_arch.n_items
         k = min(k, n)
-        features, where = [np.zeros((0, k, len(reranker.FEATURES)), np.float32)], [np.zeros(0, np.int64)]
+        window = min(window, self.scoring_arch.repeat_window)
+        width = k + window + (min(pool.extra, n) if pool is not None else 0)
+        features = [np.zeros((0, width, len(reranker.feature_names(pool is not None))), np.float32)]
+        where = [np.zeros(0, np.int64)]
         item_item = self.tuned if self.with_ii else None
         for part, mixed in _parts(params, self.scoring_arch, self.scoring, x, item_item, (self.chosen,)):
             rows = np.flatnonzero(reranker.has_window(part, n))
@@ -242,7 +245,8 @@ class _MixtureSearch:
                 continue
             sub = {name: part[name][rows] for name in ("cart", "rp_item", "rp_feat")}
             scores = mixed(self.chosen)[rows]
-            codes, found = reranker.candidate_features(scores, sub, n, category, popularity, k)
+            codes, found = reranker.candidate_features(scores, sub, n, category, popularity, k, pool=pool,
+                                                       window=window)
             features.append(found)
             where.append(reranker.target_positions(codes, part["target"][rows]))
         return np.concatenate(features), np.concatenate(where)
@@ -297,17 +301,25 @@ def _with_reranker(
     arch, constants, params = model
     n = arch.n_items
     category = category_codes(log, n)
+    pool = search.data["rerank_pool"]
     features, where = search.candidate_lists(trained, x, category, np.log1p(seen["item_count"][:n]),
-                                             config.rerank_candidates)
+                                             config.rerank_candidates, pool, config.rerank_window)
     found = np.flatnonzero(where >= 0)
-    report: dict[str, Any] = {"candidates": int(features.shape[1]), "lists": int(len(where)),
-                              "with_target": int(found.size)}
+    top_k = min(config.rerank_candidates, n)
+    window = min(config.rerank_window, arch.repeat_window)
+    extra = int(features.shape[1]) - top_k - window  # candidates by content (0 without a pool)
+    report: dict[str, Any] = {"candidates": top_k, "lists": int(len(where)), "with_target": int(found.size)}
+    if window:  # and how many hidden products only the window, or only the likeness, made candidates
+        by_window = int(((where >= top_k) & (where < top_k + window)).sum())
+        report.update(window_candidates=window, by_window=by_window)
+    if pool is not None:
+        report.update(by_content_candidates=extra, by_content=int((where >= top_k + window).sum()))
     if found.size < RERANK_MIN_LISTS:
         history.rerank = {**report, "kept": False, "why": f"fewer than {RERANK_MIN_LISTS} lists"}
         return model
     held, fit_rows = found[: found.size // 5], found[found.size // 5 :]
     fitted = reranker.fit(features[fit_rows], where[fit_rows], seed=config.seed)
-    scores = fitted.score(features[held])
+    scores = np.where(reranker.slots(features[held]), fitted.score(features[held]), -np.inf)
     mine = scores[np.arange(held.size), where[held]]
     after = _ndcg_at_10((scores > mine[:, None]).sum(axis=1))
     before = _ndcg_at_10(where[held])
@@ -319,9 +331,12 @@ def _with_reranker(
         return model
     fitted = reranker.fit(features[found], where[found], seed=config.seed)  # now on every list
     history.rerank["seconds"] = round(time.monotonic() - started, 1)
-    return (replace(arch, rerank=int(features.shape[1])),
-            {**constants, "rr_cat": np.append(category, 0).astype(np.int32)},
-            {**params, **fitted.weights})
+    constants = {**constants, "rr_cat": np.append(category, 0).astype(np.int32)}
+    arch = replace(arch, rerank=top_k, rerank_window=window)
+    if pool is not None and extra:
+        constants.update(rr_nbr=pool.neighbour, rr_sim=pool.similarity)
+        arch = replace(arch, rerank_neighbours=int(pool.neighbour.shape[1]), rerank_content=extra)
+    return arch, constants, {**params, **fitted.weights}
 
 
 def train(

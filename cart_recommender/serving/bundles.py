@@ -237,11 +237,15 @@ def _assemble(
     explained: list[Entry] = []
     unanchored = [c.key for c, s in chosen if s == "model" and c.anchor is None]
     found = scoring.anchors(serving, unanchored, list(cart))
+    alike = scoring.range_anchors(serving, [key for key in unanchored if key not in found], list(cart))
     for cand, source in chosen:
         if source == "model" and cand.anchor is None:
-            cand = Candidate(cand.key, cand.score, found.get(cand.key), cand.repeat)
+            if cand.key in found:
+                cand = Candidate(cand.key, cand.score, found[cand.key], cand.repeat)
+            elif cand.key in alike:
+                cand = Candidate(cand.key, cand.score, alike[cand.key], cand.repeat, same_range=True)
         if cand.key in bought and not cand.repeat:
-            cand = Candidate(cand.key, cand.score, cand.anchor, repeat=True)
+            cand = Candidate(cand.key, cand.score, cand.anchor, repeat=True, same_range=cand.same_range)
         explained.append((cand, source))
     shown = [c.key for c, _ in explained]
     displays = snap.display([*shown, *(c.anchor for c, _ in explained if c.anchor)])

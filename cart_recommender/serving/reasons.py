@@ -39,6 +39,8 @@ def reason(cand: Candidate, source: str, names: dict[str, Any], texts: dict[str,
         return texts["range"] % {"name": anchor.name}
     if cand.repeat or source == "personal":
         return texts["repeat"]
+    if cand.same_range and anchor is not None:  # a model pick like a cart product in content
+        return texts["range"] % {"name": anchor.name}
     if anchor is not None:
         return texts["together"] % {"name": anchor.name}
     if source == "popularity":

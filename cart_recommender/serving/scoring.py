@@ -25,14 +25,17 @@ class Candidate(NamedTuple):
     """A product proposed by a scorer, with what explains it.
 
     ``anchor`` is the cart item it is most often bought with (for "Often bought with ..."),
-    ``repeat`` says the shopper bought it before. A named tuple: the serving path makes a few
-    dozen per request, and a frozen dataclass costs several times as much to create.
+    or, with ``same_range``, the cart item it is most like in content (for "Goes with your
+    ...: same range"); ``repeat`` says the shopper bought it before. A named tuple: the serving
+    path makes a few dozen per request, and a frozen dataclass costs several times as much to
+    create.
     """
 
     key: str
     score: float
     anchor: str | None = None
     repeat: bool = False
+    same_range: bool = False
 
 
 def model_candidates(
@@ -97,6 +100,35 @@ def anchors(state: ServingState, keys: Sequence[str], cart: Sequence[str]) -> di
             count = together.get(code, 0.0)
             if count > strength:
                 best, strength = product, count
+        if best is not None:
+            out[key] = best
+    return out
+
+
+def range_anchors(state: ServingState, keys: Sequence[str], cart: Sequence[str]) -> dict[str, str]:
+    """For each of ``keys``, the cart product it is most like in content, where the version's
+    reranker keeps content neighbours (``rr_nbr``: nearest products by name words within a
+    category): what explains a pick that nothing was bought with yet. Keys like no cart
+    product are left out."""
+    model = state.model
+    if model is None or not keys or "rr_nbr" not in model.constants:
+        return {}
+    index = model.item_index
+    neighbours, similarity = model.constants["rr_nbr"], model.constants["rr_sim"]
+    likes = []  # (cart product, {neighbour code: similarity})
+    for product in cart:
+        code = index.get(product)
+        if code is not None:
+            near = zip(neighbours[code].tolist(), similarity[code].tolist(), strict=True)
+            likes.append((product, dict(near)))
+    out = {}
+    for key in keys:
+        code = index.get(key)
+        best, strength = None, 0.0
+        for product, near in likes:
+            sim = near.get(code, 0.0)
+            if sim > strength:
+                best, strength = product, sim
         if best is not None:
             out[key] = best
     return out

@@ -82,6 +82,83 @@ def test_apply_reorders_only_the_candidates_of_queries_with_a_window() -> None:
     np.testing.assert_array_equal(out[1], scores[1])  # no window: untouched
 
 
+def pool_of(links: dict[int, list[tuple[int, float]]], extra: int, k: int = 2) -> reranker.ContentPool:
+    """Content neighbours ``item -> [(neighbour, similarity)]``, padded as content_neighbours pads."""
+    neighbour = np.full((N + 1, k), N, np.int32)
+    similarity = np.zeros((N + 1, k), np.float32)
+    for item, row in links.items():
+        for slot, (other, sim) in enumerate(row):
+            neighbour[item, slot], similarity[item, slot] = other, sim
+    return reranker.ContentPool(neighbour, similarity, extra)
+
+
+def test_products_like_the_cart_and_the_window_join_the_candidates_with_their_likeness() -> None:
+    carts = [[0, 1]]
+    scores = masked(np.arange(N, dtype=np.float32)[None, :], carts)  # 11 best, 2 worst outside the cart
+    batch = batch_of(carts, [[9, 5]])  # window frequencies 1.0 (item 9) and 0.5 (item 5)
+    # item 2 is like cart item 0; item 3 like window item 9; item 10 (a best product) like item 1
+    pool = pool_of({0: [(2, 0.9)], 9: [(3, 0.6)], 1: [(10, 0.8)]}, extra=3)
+    codes, f = reranker.candidate_features(scores, batch, N, np.zeros(N, np.int32), np.zeros(N), k=4,
+                                           pool=pool)
+    names = reranker.feature_names(content=True)
+    col = {name: i for i, name in enumerate(names)}
+    assert f.shape == (1, 7, len(names)) and len(names) == len(reranker.FEATURES) + 3
+    assert codes[0, :4].tolist() == [11, 10, 9, 8]
+    assert codes[0, 4:6].tolist() == [2, 3]  # by likeness: 0.9, then 0.6 x 1.0 / 1.5
+    assert f[0, :6, col["from_content"]].tolist() == [0, 0, 0, 0, 1, 1]
+    assert f[0, 4, col["content_cart"]] == pytest.approx(0.9)
+    assert f[0, 5, col["content_window"]] == pytest.approx(0.6 / 1.5)
+    assert f[0, 1, col["content_cart"]] == pytest.approx(0.8)  # the best products carry it too
+    assert f[0, 4, col["rank"]] == 4 and f[0, 4, col["score"]] == 2.0
+    assert not f[0, 6].any()  # no third product is like the query: a padding slot, all zeros
+
+
+def test_the_repeat_window_joins_the_candidates_however_low_the_model_scores_it() -> None:
+    carts = [[0, 1]]
+    scores = masked(np.arange(N, dtype=np.float32)[None, :], carts)
+    batch = batch_of(carts, [[9, 3, 1]])  # 9 is among the 4 best already, 1 is in the cart
+    pool = pool_of({3: [(2, 0.5), (4, 0.4)]}, extra=2)
+    codes, f = reranker.candidate_features(scores, batch, N, np.zeros(N, np.int32), np.zeros(N), k=4,
+                                           pool=pool, window=4)
+    col = {name: i for i, name in enumerate(reranker.feature_names(content=True))}
+    assert codes.shape == (1, 4 + 4 + 2)
+    real = reranker.slots(f)[0]
+    assert real.tolist() == [True] * 4 + [False, True, False, False] + [True, True]
+    assert codes[0, 5] == 3 and f[0, 5, col["in_window"]] == 1 and f[0, 5, col["rank"]] == 4
+    assert f[0, 5, col["window_position"]] == 1 and f[0, 5, col["from_content"]] == 0
+    assert not f[0, [4, 6, 7]].any()  # 9 is a candidate already, 1 is in the cart, the rest padding
+    assert codes[0, 8:].tolist() == [2, 4] and f[0, 8:, col["from_content"]].tolist() == [1, 1]
+
+
+def test_apply_with_content_lifts_what_the_reranker_picks_and_leaves_padding_alone() -> None:
+    carts = [[0], [1]]
+    rng = np.random.default_rng(4)
+    scores = masked(rng.normal(size=(2, N)), carts)
+    scores[0, 2] = -5.0  # far below: only its likeness to the cart makes it a candidate
+    batch = batch_of(carts, [[4], []])
+    names = reranker.feature_names(content=True)
+    weights = {"rr_mu": np.zeros(len(names), np.float32), "rr_sd": np.ones(len(names), np.float32)}
+    width = len(names)
+    for i, hidden in enumerate(reranker.HIDDEN):
+        weights[f"rr_w{i}"] = np.zeros((width, hidden), np.float32)
+        weights[f"rr_b{i}"] = np.zeros(hidden, np.float32)
+        width = hidden
+    weights["rr_w0"][names.index("from_content"), 0] = 1.0  # what likeness brought comes first
+    weights["rr_w1"][0, 0] = 1.0
+    weights["rr_out"] = np.zeros((width, 1), np.float32)
+    weights["rr_out"][0, 0] = 1.0
+    weights["rr_out_b"] = np.zeros(1, np.float32)
+    pool = pool_of({0: [(2, 0.9)]}, extra=2)
+    out = reranker.apply(scores.copy(), reranker.Reranker(weights), batch, N, np.zeros(N, np.int32),
+                         np.zeros(N), k=5, pool=pool)
+    assert np.argmax(out[0]) == 2 and out[0, 0] == -np.inf
+    best = set(np.argsort(-scores[0])[:5].tolist())
+    rest = [j for j in range(N) if j not in best | {0, 2}]
+    np.testing.assert_array_equal(out[0, rest], scores[0, rest])  # the padding slot wrote nothing
+    assert out[0, sorted(best)].min() > out[0, rest].max()
+    np.testing.assert_array_equal(out[1], scores[1])  # no window: untouched
+
+
 def test_fit_learns_which_candidate_is_the_answer() -> None:
     pytest.importorskip("keras")
     rng = np.random.default_rng(0)
@@ -162,3 +239,63 @@ def test_served_scores_are_the_reranked_scores_and_anonymous_carts_are_left_alon
     # a cart without a history is not reranked
     anonymous = [Query(q.cart, History(), q.time) for q in queries[:20]]
     np.testing.assert_array_equal(model.score(anonymous), before.score(anonymous))
+
+
+def ranges_shop(seed: int = 5, orders: int = 3000, shoppers: int = 60, new_from: int = 2700):
+    """Eight ranges of ten products ("blue cup no3" in "Home > Cups"), each shopper loyal to one
+    range; products 8 and 9 of every range are new from order ``new_from`` on (the validation
+    orders of a fit on it all), and every order from then on takes one of them: the network
+    never trained on them, their names are all that place them."""
+    from cart_recommender.ml.data import EventLog
+
+    rng = np.random.default_rng(seed)
+    nouns = ("cup", "plate", "bowl", "spade", "rake", "seed", "lamp", "rug")
+    colours = ("blue", "red", "green", "white", "black")
+    content = {f"{r}-{i}": (f"{colours[i % 5]} {noun} no{i}", f"Home > {noun.title()}s", 2.0 + r)
+               for r, noun in enumerate(nouns) for i in range(10)}
+    favourite = rng.integers(len(nouns), size=shoppers)
+    records = []
+    for o in range(orders):
+        shopper = int(rng.integers(shoppers))
+        picks = list(rng.choice(8, 3 if o < new_from else 2, replace=False))
+        if o >= new_from:
+            picks.append(8 + int(rng.integers(2)))
+        for i in picks:
+            records.append((o * 3600.0, f"s{shopper}", "purchase", f"{favourite[shopper]}-{i}", f"o{o}"))
+    return EventLog.from_records(records, content=content)
+
+
+@pytest.fixture(scope="module")
+def fitted_with_content():
+    pytest.importorskip("keras")
+    from cart_recommender.ml.config import TrainingConfig
+    from cart_recommender.ml.model import SequenceModel
+    from tests.ml.test_model import TINY
+
+    log = ranges_shop()
+    # few candidates from the scores, so that the products the network barely knows are often
+    # outside them: what the likeness is for
+    config = TrainingConfig(seed=2, rerank_candidates=5, rerank_content=10, rerank_window=0, **TINY)
+    return log, SequenceModel(config).fit(log)
+
+
+def test_with_content_the_reranker_also_weighs_the_products_most_like_the_query(fitted_with_content,
+                                                                               tmp_path):
+    from cart_recommender.ml.serving import ServingModel
+    from tests.ml.synthetic import queries_from
+
+    log, model = fitted_with_content
+    report = model.history.rerank
+    assert report["kept"] and report["by_content_candidates"] == model.arch.rerank_content > 0
+    assert report["by_content"] > 0  # hidden products only their likeness made candidates
+    assert model.arch.rerank_neighbours == model.config.rerank_neighbours
+    assert set(reranker.weight_shapes(content=True)) <= set(model.params)
+    assert model.params["rr_mu"].shape == (len(reranker.feature_names(content=True)),)
+    blue_cup = log.items.index("0-0")
+    near = {log.items[j] for j in model.constants["rr_nbr"][blue_cup] if j < log.n_items}
+    assert near and all(item.startswith("0-") for item in near)  # its own range only
+    model.export(tmp_path / "m.npz")
+    served = ServingModel.load(tmp_path / "m.npz")
+    assert served.arch.rerank_content == model.arch.rerank_content
+    queries, _targets = queries_from(log, last_orders=40)
+    np.testing.assert_allclose(served.score_batch(queries), model.score(queries), rtol=1e-5, atol=1e-5)
