@@ -90,16 +90,13 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
             constants.update(ct_nbr=nbr, ct_sim=sim, ct_kappa=np.zeros(1, np.float32))
             arch = replace(arch, content_neighbours=config.content_neighbours)
     rerank_pool = None
-    content_s = 0.0
     if has_content and config.rerank_candidates and config.rerank_content and arch.repeat_window:
-        timed = time.monotonic()
         if arch.content_neighbours == config.rerank_neighbours:
             nbr, sim = constants["ct_nbr"], constants["ct_sim"]
         else:
             nbr, sim = content_neighbours(content, config.rerank_neighbours)
         if sim.any():
             rerank_pool = reranker.ContentPool(nbr, sim, config.rerank_content)
-        content_s = time.monotonic() - timed
     counts = co.item_count[:n].astype(np.float64) + 1.0
     return {
         "arch": arch,
@@ -114,7 +111,6 @@ def prepare(log: EventLog, config: TrainingConfig) -> dict[str, Any]:
         "content_vocab": vocab,
         # the reranker's content neighbours (None: its candidates come from the scores alone)
         "rerank_pool": rerank_pool,
-        "content_s": content_s,
         # what the recounts on every basket after the fit will take, about
         "item_item_s": item_item_s,
         "co_purchase_s": co_purchase_s,

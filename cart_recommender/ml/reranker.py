@@ -17,8 +17,10 @@ the same split that early stopping and the weight search use). The reordered can
 their place above every other product, so the rest of the ranking is the model's own.
 
 A product few or no shoppers have bought is rarely among those best products: nothing the
-network, the item-to-item term or the repeat weight read says much of it. What the shop says
-of it does: where the model has content neighbours (each product's nearest products by name
+network, the item-to-item term or the repeat weight read says much of it. So the shopper's
+likeliest repeat purchases join the candidates however low the model scores them (a product
+a household bought once is often what it buys again), and what the shop says of a product
+counts too: where the model has content neighbours (each product's nearest products by name
 words within its category, :func:`cart_recommender.ml.content.content_neighbours`), the
 candidates also take the products most like the cart and the shopper's repeat window (a new
 size of what they buy, the next design of a range) and the reranker reads that likeness too
@@ -220,7 +222,7 @@ def candidate_features(
     top = np.where(finite, top, 0.0)
     out = np.zeros((b, k, len(feature_names(pool is not None))), np.float32)
     out[:, :, 0] = top
-    out[:, :, 1] = np.minimum(np.arange(k), top_k)  # every product from likeness: just below
+    out[:, :, 1] = np.minimum(np.arange(k), top_k)  # the window's and the alike: just below the best
     out[:, :, 2] = top - top[:, :1]
     rp_item, rp_feat, cart = batch["rp_item"], batch["rp_feat"], batch["cart"]
     # where each candidate sits in the repeat window (padding, code n_items, matches nothing)
@@ -284,7 +286,7 @@ def apply(scores: np.ndarray, reranker: Reranker, batch: dict[str, np.ndarray], 
                                          pool=pool, window=window)
     new = reranker.score(features).astype(np.float32)
     valid = np.isfinite(np.take_along_axis(mine, codes, axis=1))
-    real = features.any(axis=2) | (np.arange(codes.shape[1]) < best.shape[1])  # padding: untouched
+    real = slots(features) | (np.arange(codes.shape[1]) < best.shape[1])  # empty slots: untouched
     floor = np.where(np.isfinite(below), below, 0.0)[:, None]
     lifted = floor + 1.0 + (new - np.min(np.where(valid & real, new, np.inf), axis=1, keepdims=True))
     rows_b = np.broadcast_to(rows[:, None], codes.shape)

@@ -85,24 +85,7 @@ def anchors(state: ServingState, keys: Sequence[str], cart: Sequence[str]) -> di
     model = state.model
     if model is None or not keys:
         return {}
-    index = model.item_index
-    partners = []  # (cart product, {partner code: orders together}); a few dozen entries each
-    for product in cart:
-        code = index.get(product)
-        if code is not None:
-            row = zip(model.neighbours[code].tolist(), model.neighbour_count[code].tolist(), strict=True)
-            partners.append((product, dict(row)))
-    out = {}
-    for key in keys:
-        code = index.get(key)
-        best, strength = None, 0.0
-        for product, together in partners:
-            count = together.get(code, 0.0)
-            if count > strength:
-                best, strength = product, count
-        if best is not None:
-            out[key] = best
-    return out
+    return _strongest(model.item_index, keys, cart, model.neighbours, model.neighbour_count)
 
 
 def range_anchors(state: ServingState, keys: Sequence[str], cart: Sequence[str]) -> dict[str, str]:
@@ -113,22 +96,27 @@ def range_anchors(state: ServingState, keys: Sequence[str], cart: Sequence[str])
     model = state.model
     if model is None or not keys or "rr_nbr" not in model.constants:
         return {}
-    index = model.item_index
-    neighbours, similarity = model.constants["rr_nbr"], model.constants["rr_sim"]
-    likes = []  # (cart product, {neighbour code: similarity})
+    return _strongest(model.item_index, keys, cart, model.constants["rr_nbr"], model.constants["rr_sim"])
+
+
+def _strongest(index: dict[str, int], keys: Sequence[str], cart: Sequence[str], partner: np.ndarray,
+               strength: np.ndarray) -> dict[str, str]:
+    """Each key's cart product with the strongest link to it (``partner[code]`` / ``strength[code]``:
+    a product's linked codes and how strongly; on a tie the earlier cart product)."""
+    partners = []  # (cart product, {partner code: strength}); a few dozen entries each
     for product in cart:
         code = index.get(product)
         if code is not None:
-            near = zip(neighbours[code].tolist(), similarity[code].tolist(), strict=True)
-            likes.append((product, dict(near)))
+            row = zip(partner[code].tolist(), strength[code].tolist(), strict=True)
+            partners.append((product, dict(row)))
     out = {}
     for key in keys:
         code = index.get(key)
-        best, strength = None, 0.0
-        for product, near in likes:
-            sim = near.get(code, 0.0)
-            if sim > strength:
-                best, strength = product, sim
+        best, most = None, 0.0
+        for product, linked in partners:
+            value = linked.get(code, 0.0)
+            if value > most:
+                best, most = product, value
         if best is not None:
             out[key] = best
     return out
