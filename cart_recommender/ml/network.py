@@ -95,10 +95,10 @@ class Architecture:
     # Candidates the second stage reorders for a shopper with a repeat window (weights ``rr_*``,
     # constant ``rr_cat``; :mod:`cart_recommender.ml.reranker`), fitted after the network; 0: none.
     rerank: int = 0
-    # With the reranker: how many of the repeat window's first products join its candidates;
-    # each product's nearest products in content (constants ``rr_nbr``/
-    # ``rr_sim``, this many per product) and how many of those most like a query join its
-    # candidates (``rerank_content``); 0: candidates from the model's scores alone.
+    # With the reranker: how many of the repeat window's first products join its candidates
+    # (``rerank_window``), the content neighbours kept per product (``rerank_neighbours``;
+    # constants ``rr_nbr``/``rr_sim``) and how many of the products most like a query join them
+    # (``rerank_content``); 0: none of that, candidates from the model's scores alone.
     rerank_window: int = 0
     rerank_neighbours: int = 0
     rerank_content: int = 0

@@ -136,20 +136,29 @@ class Likeness:
         rows = np.arange(b, dtype=np.int64)[:, None] * self.stride
         keys = np.concatenate([rows + cart_nbr, rows + window_nbr], axis=1).ravel()
         self.keys, where = np.unique(keys, return_inverse=True)
+        where = where.reshape(b, -1)
         width = cart_nbr.shape[1]
-        sims = np.concatenate([cart_sim, np.zeros_like(window_sim)], axis=1).ravel()
-        self.to_cart = np.bincount(where, weights=sims, minlength=len(self.keys)).astype(np.float32)
-        sims = np.concatenate([np.zeros((b, width), np.float32), window_sim], axis=1).ravel()
-        self.to_window = np.bincount(where, weights=sims, minlength=len(self.keys)).astype(np.float32)
+        self.to_cart = np.bincount(where[:, :width].ravel(), weights=cart_sim.ravel(),
+                                   minlength=len(self.keys)).astype(np.float32)
+        self.to_window = np.bincount(where[:, width:].ravel(), weights=window_sim.ravel(),
+                                     minlength=len(self.keys)).astype(np.float32)
         real = (self.keys % self.stride < n_items) & (self.to_cart + self.to_window > 0)
         self.keys, self.to_cart, self.to_window = self.keys[real], self.to_cart[real], self.to_window[real]
         self.rows = b
 
+    def _find(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of ``codes`` (B, k) of its query sits among the keys, and whether it is there."""
+        if not len(self.keys):
+            return np.zeros(codes.shape, np.int64), np.zeros(codes.shape, bool)
+        keys = np.arange(self.rows, dtype=np.int64)[:, None] * self.stride + codes
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return at, self.keys[at] == keys
+
     def lookup(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 ``(B, k)`` twice: the likeness of ``codes`` to each query's cart and window."""
-        keys = np.arange(self.rows, dtype=np.int64)[:, None] * self.stride + codes
-        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
-        found = self.keys[at] == keys if len(self.keys) else np.zeros(keys.shape, bool)
+        at, found = self._find(codes)
+        if not len(self.keys):
+            return np.zeros(codes.shape, np.float32), np.zeros(codes.shape, np.float32)
         return np.where(found, self.to_cart[at], 0.0), np.where(found, self.to_window[at], 0.0)
 
     def best(self, scores: np.ndarray, codes: np.ndarray, extra: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,10 +169,8 @@ class Likeness:
         row, code = self.keys // self.stride, self.keys % self.stride
         like = (self.to_cart + self.to_window).astype(np.float64)
         taken = np.zeros(len(self.keys), bool)
-        if len(self.keys):
-            keys = np.arange(b, dtype=np.int64)[:, None] * self.stride + codes
-            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-            taken[at[self.keys[at] == keys]] = True
+        at, found = self._find(codes)
+        taken[at[found]] = True
         open_ = ~taken & np.isfinite(scores[row, code])
         row, code, like = row[open_], code[open_], like[open_]
         order = np.lexsort((-like, row))  # by query, most alike first
